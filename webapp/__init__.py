@@ -1,0 +1,55 @@
+"""The application factory: config layers, extensions, blueprints, monitoring."""
+import os
+
+from flask import Flask
+
+import config
+from webapp import cli, instance
+from webapp.extensions import db
+from webapp.monitoring import init_monitoring, init_query_recording
+from webapp.school import bp as school_bp
+from webapp.school import errors as school_errors
+
+
+def create_app(profile: str | None = None, test_config: dict | None = None) -> Flask:
+    """Build the app for ``profile`` (default: ``APP_PROFILE`` or ``development``).
+
+    Config order: profile class → ``instance/config.py`` → ``APP_*`` environment
+    variables → ``test_config``. ``test_config`` may carry ``INSTANCE_PATH`` (also
+    ``APP_INSTANCE_PATH``) to put the instance folder elsewhere.
+    """
+    test_config = dict(test_config or {})
+    profile_class = config.get_profile(profile or os.environ.get("APP_PROFILE"))
+    instance_path = test_config.pop("INSTANCE_PATH", None) or os.environ.get("APP_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=os.path.abspath(instance_path) if instance_path else None)
+
+    app.config.from_object(profile_class)
+    instance.ensure_instance_folder(app.instance_path)
+    app.config.from_pyfile("config.py")
+    app.config.from_prefixed_env("APP")
+    app.config.update(test_config)
+    app.config["PROFILE"] = profile_class.PROFILE  # the class decides, not a stray APP_PROFILE
+    _finish_config(app, profile_class)
+
+    init_query_recording(app)  # must precede db.init_app
+    db.init_app(app)
+    app.register_blueprint(school_bp)
+    school_errors.init_app(app)
+    cli.init_app(app)
+    init_monitoring(app)  # after the routes: the tools wrap the registered views
+    return app
+
+
+def _finish_config(app: Flask, profile_class: type) -> None:
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        path = os.path.join(app.instance_path, "school.db")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if not app.config.get("MONITORING_DIR"):
+        app.config["MONITORING_DIR"] = app.instance_path
+    check = getattr(profile_class, "secret_key_problem", None)
+    if check and (problem := check(app.config.get("SECRET_KEY"))):
+        raise config.ConfigError(f"refusing to start the {profile_class.PROFILE} profile: {problem}"
+                                 " (set it in instance/config.py or APP_SECRET_KEY)")
+    if not app.config.get("SECRET_KEY"):
+        raise config.ConfigError("SECRET_KEY is missing (instance/config.py or APP_SECRET_KEY)")

@@ -1,0 +1,10 @@
+"""Extension objects, created without an app and bound in ``create_app``."""
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)

@@ -1,0 +1,42 @@
+"""Views of the school blueprint."""
+from flask import Blueprint, abort, current_app, jsonify, render_template
+
+from webapp.extensions import db
+from webapp.models import Class, Student
+from webapp.school.params import id_arg
+from webapp.school.queries import class_roster, student_classes
+
+bp = Blueprint("school", __name__, template_folder="templates")
+
+# Paths whose errors are JSON (the rest of the app answers HTML).
+JSON_PATHS = {"/roster"}
+
+
+@bp.get("/")
+def index():
+    return render_template("school/index.html", profile=current_app.config["PROFILE"],
+                           tools=current_app.extensions.get("flask_perf_tools", {}))
+
+
+@bp.get("/roster")
+def roster():
+    class_id = id_arg("class_id")
+    school_class = db.session.get(Class, class_id)
+    if school_class is None:
+        abort(404, description=f"class {class_id} does not exist")
+    students = class_roster(class_id)
+    return jsonify(
+        class_id=school_class.id,
+        class_name=school_class.name,
+        students=[{"id": s.id, "name": s.name} for s in students],
+    )
+
+
+@bp.get("/my_class")
+def my_class():
+    student_id = id_arg("student_id")
+    student = db.session.get(Student, student_id)
+    if student is None:
+        abort(404, description=f"student {student_id} does not exist")
+    return render_template("school/my_class.html", student=student,
+                           classes=student_classes(student_id))
