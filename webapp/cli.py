@@ -4,6 +4,7 @@ import time
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from webapp import seed as seeding
 from webapp.urls import tool_urls
@@ -16,6 +17,7 @@ from webapp.urls import tool_urls
 @click.option("--seed", "random_seed", default=42, show_default=True, type=int)
 @click.option("--reset", is_flag=True, help="Drop the school tables and seed again.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when data is already there.")
+@with_appcontext
 def seed_command(students, classes, per_student, random_seed, reset, if_empty):
     """Create the schema and fill it with deterministic sample data."""
     plan = seeding.SeedPlan(students, classes, per_student, random_seed)
@@ -38,6 +40,7 @@ def seed_command(students, classes, per_student, random_seed, reset, if_empty):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@with_appcontext
 def serve_command(host, port):
     """Serve the app (threaded, no reloader) and print the URLs to browse."""
     from werkzeug.serving import run_simple

@@ -1,0 +1,91 @@
+"""Helpers for tests: free ports, MariaDB availability, real server processes."""
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def mariadb_available() -> bool:
+    return port_open(MARIADB_HOST, MARIADB_PORT)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def venv_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+class ServerProcess:
+    """A real server (gunicorn or ``flask serve``) on a free loopback port."""
+
+    def __init__(self, argv: list[str], env: dict, port: int, log_path: Path):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, path: str = "/", timeout: float = 30) -> "ServerProcess":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(self.url + path, timeout=2):
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def server_env(instance: Path, profile: str, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    env.update(APP_PROFILE=profile, APP_INSTANCE_PATH=str(instance), PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def start_gunicorn(instance: Path, profile: str, workers: int = 2, **extra: str) -> ServerProcess:
+    port = free_port()
+    argv = [venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
+    return ServerProcess(argv, server_env(instance, profile, **extra), port,
+                         instance / f"gunicorn-{port}.log")
+
+
+def run_flask(instance: Path, profile: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    """Run ``flask --app wsgi ARGS`` in a subprocess, as a user would."""
+    return subprocess.run([venv_bin("flask"), "--app", "wsgi", *args], cwd=ROOT,
+                          env=server_env(instance, profile, **extra),
+                          capture_output=True, text=True, timeout=300)
