@@ -33,6 +33,7 @@ class BaseConfig:
     DASHBOARD_LEVEL = 1
     DASHBOARD_SAMPLING_PERIOD_MS = 5  # level-3 stack sampler period
     DASHBOARD_OUTLIER_CONSTANT = 2.5
+    DASHBOARD_MANAGE_USER = True
 
     # flask-profiler (webapp/monitoring/profiler.py)
     FLASK_PROFILER_ENABLED = False

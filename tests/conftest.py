@@ -1,21 +1,37 @@
 """Fixtures: ``app``, ``client``, ``runner`` on a temp instance folder, for each backend.
 
+The ``app`` fixture uses the ``testing`` profile, whose monitoring stores live in
+the recording dir: the repository's ``instance/`` unless ``APP_TEST_RECORD_DIR``
+says otherwise. So every run of the suite adds its requests to /dashboard and
+/flask-profile, labelled ``<version> test-run <start time>``.
+
 ``backend`` is parametrized over SQLite and the real MariaDB at 127.0.0.1:3306. Each
 test session gets its own MariaDB database, dropped at the end, so runs never
 collide. In CI (``CI=true``) a missing MariaDB fails the run instead of skipping.
 """
 import os
 import uuid
+from datetime import datetime, timezone
 
 import pymysql
 import pytest
 
-from tests.support import MARIADB_HOST, MARIADB_PORT, mariadb_available
+from tests.support import MARIADB_HOST, MARIADB_PORT, ROOT, mariadb_available
 from webapp import create_app
 from webapp.extensions import db
 from webapp.seed import SeedPlan, seed
+from webapp.version import app_version
 
 SMALL = SeedPlan(students=60, classes=12, per_student=3, seed=7)
+RUN_LABEL = f"{app_version()} test-run {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+
+
+@pytest.fixture(scope="session")
+def record_dir():
+    """Where the testing profile's monitoring stores of this run accumulate."""
+    path = os.environ.get("APP_TEST_RECORD_DIR") or str(ROOT / "instance")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _mysql(sql: str) -> None:
@@ -64,9 +80,10 @@ def make_app(instance_path):
 
 
 @pytest.fixture
-def app(make_app, backend):
-    """The testing-profile app on a small seeded database of ``backend``."""
-    app = make_app("bare", SQLALCHEMY_DATABASE_URI=backend[1], TESTING=True)
+def app(make_app, backend, record_dir):
+    """The testing-profile app on a small seeded database of ``backend``, recording."""
+    app = make_app("testing", SQLALCHEMY_DATABASE_URI=backend[1], MONITORING_DIR=record_dir,
+                   APP_VERSION=RUN_LABEL, DASHBOARD_MANAGE_USER=False)
     with app.app_context():
         seed(SMALL, reset=True)
     yield app

@@ -9,6 +9,7 @@ from webapp.extensions import db
 from webapp.monitoring import init_monitoring, init_query_recording
 from webapp.school import bp as school_bp
 from webapp.school import errors as school_errors
+from webapp.version import app_version
 
 
 def create_app(profile: str | None = None, test_config: dict | None = None) -> Flask:
@@ -47,6 +48,9 @@ def _finish_config(app: Flask, profile_class: type) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     if not app.config.get("MONITORING_DIR"):
         app.config["MONITORING_DIR"] = app.instance_path
+    app.config["APP_VERSION"] = app_version(app.config.get("APP_VERSION"))
+    if profile_class.PROFILE == "production":
+        app.config["DEBUG_TB_ENABLED"] = False  # never, whatever the environment says
     check = getattr(profile_class, "secret_key_problem", None)
     if check and (problem := check(app.config.get("SECRET_KEY"))):
         raise config.ConfigError(f"refusing to start the {profile_class.PROFILE} profile: {problem}"

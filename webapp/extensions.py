@@ -1,4 +1,5 @@
 """Extension objects, created without an app and bound in ``create_app``."""
+from flask_debugtoolbar import DebugToolbarExtension
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -8,3 +9,4 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+toolbar = DebugToolbarExtension()

@@ -2,9 +2,13 @@
 
 Query recording must be switched on before ``db.init_app`` (Flask-SQLAlchemy reads
 it there); the dashboard and flask-profiler wrap views, so they come after the
-routes; the WSGI profiler wraps everything, so it comes last.
+routes; the toolbar comes after them so its own views are not measured; the WSGI
+profiler wraps everything, so it comes last.
 """
 from flask import Flask
+
+from webapp.monitoring import status_cli
+from webapp.monitoring.profiles_cli import profiles
 
 
 def init_query_recording(app: Flask) -> None:
@@ -16,3 +20,20 @@ def init_query_recording(app: Flask) -> None:
 def init_monitoring(app: Flask) -> None:
     """Attach every tool whose ``*_ENABLED`` key is true; record what was attached."""
     app.extensions.setdefault("flask_perf_tools", {})
+    if app.config.get("SLOW_QUERY_ENABLED"):
+        from webapp.monitoring import slow_queries
+        slow_queries.init_app(app)
+    if app.config.get("DASHBOARD_ENABLED"):
+        from webapp.monitoring import dashboard
+        dashboard.init_app(app)
+    if app.config.get("FLASK_PROFILER_ENABLED"):
+        from webapp.monitoring import profiler
+        profiler.init_app(app)
+    if app.config.get("DEBUG_TB_ENABLED") and app.config["PROFILE"] != "production":
+        from webapp.monitoring import toolbar  # after the view wrappers: its views stay unmeasured
+        toolbar.init_app(app)
+    if app.config.get("WSGI_PROFILER_ENABLED"):
+        from webapp.monitoring import wsgi_profiler
+        wsgi_profiler.init_app(app)
+    app.cli.add_command(profiles)
+    app.cli.add_command(status_cli.monitoring)

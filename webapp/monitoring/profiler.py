@@ -1,0 +1,106 @@
+"""flask-profiler at /flask-profile: request history with arguments and timings.
+
+Reads FLASK_PROFILER_ENABLED, FLASK_PROFILER_DATABASE_URL (default: profiler.db in
+the monitoring dir), MONITOR_SENSITIVE_HEADERS / MONITOR_SENSITIVE_FIELDS and the
+shared monitor credentials.
+
+Works around, in flask-profiler 1.8.1:
+- ``Profiler(app)`` calls the removed ``before_first_request``: we call the
+  module's ``init_app`` after the routes are registered;
+- unsafe storages: ``ProfilerStore`` (webapp/monitoring/profiler_store.py);
+- plain-text basic auth compared with ``==``: our hashed login instead;
+- every header (``Authorization``, ``Cookie``) and form field stored verbatim, and a
+  non-UTF-8 body turning the user's request into a 500: our request wrapper
+  redacts and decodes leniently;
+- ``GET db/deleteDatabase`` wiping everything: disabled (prune from the CLI);
+- a GitHub "star" iframe on its page: removed, the page makes no outside request.
+"""
+import functools
+import pathlib
+import re
+
+import flask_profiler
+from flask import Response, current_app, jsonify, request
+from flask_profiler import flask_profiler as fp
+
+from webapp.monitoring.credentials import credentials
+from webapp.monitoring.profiler_store import BadCriteria, MeasurementNotFound
+from webapp.monitoring.stores import store_url
+
+URL_PREFIX = "/flask-profile"
+STAR_IFRAME = re.compile(r"\s*<iframe[^>]*ghbtns\.com[^>]*>\s*</iframe>")
+DEFAULT_SENSITIVE_HEADERS = ("authorization", "cookie", "set-cookie", "proxy-authorization",
+                             "x-api-key", "x-auth-token", "x-csrf-token")
+DEFAULT_SENSITIVE_FIELDS = ("password", "passwd", "secret", "token", "api_key", "csrf_token")
+REDACTED = "[redacted]"
+MAX_BODY = 2048
+
+
+def _redact(items, sensitive) -> dict:
+    return {k: (REDACTED if any(s in k.lower() for s in sensitive) else v) for k, v in items}
+
+
+def _wrap_endpoint(view):
+    """flask-profiler's wrapHttpEndpoint, with redaction and a lenient body decode."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        config = current_app.config
+        fields = tuple(config.get("MONITOR_SENSITIVE_FIELDS") or DEFAULT_SENSITIVE_FIELDS)
+        headers = tuple(config.get("MONITOR_SENSITIVE_HEADERS") or DEFAULT_SENSITIVE_HEADERS)
+        context = {
+            "url": request.base_url,
+            "args": _redact(request.args.items(), fields),
+            "form": _redact(request.form.items(), fields) if request.form else {},
+            "body": "" if request.form else request.get_data()[:MAX_BODY].decode("utf-8", "replace"),
+            "headers": _redact(request.headers.items(), headers),
+            "func": request.endpoint,
+            "ip": request.remote_addr,
+            "app_version": config["APP_VERSION"],
+        }
+        return fp.measure(view, str(request.url_rule), request.method, context)(*args, **kwargs)
+    return wrapper
+
+
+def _verify_password(username, password):
+    return credentials(current_app).check(username, password)
+
+
+def _index():
+    return Response(current_app.extensions["flask_perf_profiler_page"], mimetype="text/html")
+
+
+def _delete_disabled():
+    return jsonify(status=False, message="Deleting from the page is disabled; "
+                   "run `flask --app wsgi monitoring prune` instead."), 403
+
+
+def _page_without_iframe() -> str:
+    page = (pathlib.Path(fp.__file__).parent / "static" / "dist" / "index.html").read_text()
+    cleaned, count = STAR_IFRAME.subn("", page)
+    if count != 1:
+        raise RuntimeError("flask-profiler's index.html changed: update STAR_IFRAME")
+    return cleaned
+
+
+def init_app(app) -> None:
+    credentials(app)  # fail at start, not at first login, when no password is configured
+    app.config["flask_profiler"] = {
+        "enabled": True,
+        "storage": {"engine": "webapp.monitoring.profiler_store.ProfilerStore",
+                    "db_url": store_url(app, "FLASK_PROFILER_DATABASE_URL", "profiler.db"),
+                    "app_version": app.config["APP_VERSION"]},
+        "basicAuth": {"enabled": True},  # checked by _verify_password, not by flask-profiler
+        "ignore": ["^/static/", "^/dashboard", "^/_debug_toolbar", "^" + URL_PREFIX],
+        "endpointRoot": URL_PREFIX.strip("/"),
+    }
+    fp.wrapHttpEndpoint = _wrap_endpoint
+    fp.auth.verify_password(_verify_password)
+    flask_profiler.init_app(app)
+    app.extensions["flask_perf_profiler"] = fp.collection
+    app.extensions["flask_perf_profiler_page"] = _page_without_iframe()
+    prefix = "flask-profiler."
+    app.view_functions[prefix + "index"] = fp.auth.login_required(_index)
+    app.view_functions[prefix + "deleteDatabase"] = fp.auth.login_required(_delete_disabled)
+    app.register_error_handler(BadCriteria, lambda e: (jsonify(error="bad_request", message=str(e)), 400))
+    app.register_error_handler(MeasurementNotFound, lambda e: (jsonify(error="not_found", message=str(e)), 404))
+    app.extensions["flask_perf_tools"]["flask-profiler"] = URL_PREFIX + "/"

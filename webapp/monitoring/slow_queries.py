@@ -1,0 +1,72 @@
+"""The slow-query log: recorded queries at or over SLOW_QUERY_MS, logged and stored.
+
+Reads SLOW_QUERY_ENABLED, SLOW_QUERY_MS (default 100; 0 logs every query) and
+SLOW_QUERY_DATABASE_URL (default: slow_queries.db in the monitoring dir). Each slow
+query goes to the ``webapp.slow_queries`` logger with statement, parameters,
+duration and endpoint, and into the ``slow_query`` table with the dialect and the
+driver-level parameters, so ``explain`` can run the same statement later. Rows are
+written by a background BatchWriter: the request never waits on the store.
+"""
+import json
+import logging
+import time
+
+from flask import current_app, request
+from flask_sqlalchemy.record_queries import get_recorded_queries
+from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
+
+from webapp.monitoring.stores import store_engine, store_url
+from webapp.monitoring.writer import BatchWriter
+
+logger = logging.getLogger("webapp.slow_queries")
+metadata = MetaData()
+slow_query = Table(
+    "slow_query", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("recorded_at", Float, nullable=False, index=True),  # unix time
+    Column("endpoint", String(128)),
+    Column("method", String(8)),
+    Column("path", String(512)),
+    Column("dialect", String(32), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("parameters", JSON),
+    Column("duration_ms", Float, nullable=False),
+    Column("app_version", String(64)),
+)
+
+
+def _jsonable(parameters):
+    return json.loads(json.dumps(parameters, default=str))
+
+
+def _record_slow_queries(response):
+    app = current_app
+    threshold_s = float(app.config["SLOW_QUERY_MS"]) / 1000
+    slow = [q for q in get_recorded_queries() if q.duration >= threshold_s]
+    if not slow:
+        return response
+    writer = app.extensions["flask_perf_slow_queries"]
+    dialect = app.extensions["sqlalchemy"].engine.dialect.name
+    version = app.config["APP_VERSION"]
+    for query in slow:
+        duration_ms = query.duration * 1000
+        logger.warning("slow query %.1f ms on %s: %s; parameters=%r", duration_ms,
+                       request.endpoint, query.statement, query.parameters)
+        writer.put({"recorded_at": time.time(), "endpoint": request.endpoint,
+                    "method": request.method, "path": request.path[:512], "dialect": dialect,
+                    "statement": query.statement, "parameters": _jsonable(query.parameters),
+                    "duration_ms": duration_ms, "app_version": version})
+    return response
+
+
+def open_store(app) -> BatchWriter:
+    """The slow-query table's writer for ``app`` (creates the table)."""
+    engine = store_engine(store_url(app, "SLOW_QUERY_DATABASE_URL", "slow_queries.db"))
+    metadata.create_all(engine)
+    return BatchWriter(engine, slow_query, "slow_queries")
+
+
+def init_app(app) -> None:
+    app.extensions["flask_perf_slow_queries"] = open_store(app)
+    app.after_request(_record_slow_queries)
+    app.extensions["flask_perf_tools"][f"slow-query log (≥ {app.config['SLOW_QUERY_MS']} ms)"] = None

@@ -1,0 +1,66 @@
+"""``flask monitoring status``: where each tool stores its data and how much it holds.
+
+It reads the stores directly (never the request-time objects), so it works while
+the app is serving and for stores of profiles other than the running one.
+"""
+import os
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, inspect, select, table
+
+from webapp.monitoring.stores import redacted_url, store_engine, store_url
+from webapp.monitoring.wsgi_profiler import list_profiles, profile_dir
+
+monitoring = AppGroup("monitoring", help="Inspect the monitoring stores.")
+
+STORES = (
+    # (tool, config key, default file, tables to count)
+    ("Flask-MonitoringDashboard", "DASHBOARD_DATABASE_URL", "dashboard.db",
+     ("Request", "Endpoint", "Outlier", "StackLine")),
+    ("flask-profiler", "FLASK_PROFILER_DATABASE_URL", "profiler.db", ("measurements",)),
+    ("slow-query log", "SLOW_QUERY_DATABASE_URL", "slow_queries.db", ("slow_query",)),
+)
+
+
+def count_rows(url: str, names) -> dict[str, int | None]:
+    """Row count per table (None when the table does not exist yet)."""
+    engine = store_engine(url)
+    try:
+        existing = set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            return {name: (conn.execute(select(func.count()).select_from(table(name))).scalar_one()
+                           if name in existing else None) for name in names}
+    finally:
+        engine.dispose()
+
+
+def store_status(app) -> list[dict]:
+    """One entry per store: tool, location, counts, and whether this profile attaches it."""
+    enabled = {"Flask-MonitoringDashboard": app.config["DASHBOARD_ENABLED"],
+               "flask-profiler": app.config["FLASK_PROFILER_ENABLED"],
+               "slow-query log": app.config["SLOW_QUERY_ENABLED"]}
+    status = []
+    for tool, key, filename, tables in STORES:
+        url = store_url(app, key, filename)
+        local = url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):])
+        counts = {name: None for name in tables} if local else count_rows(url, tables)
+        status.append({"tool": tool, "store": redacted_url(url), "enabled": enabled[tool],
+                       "counts": counts})
+    files = list_profiles(profile_dir(app))
+    status.append({"tool": "ProfilerMiddleware", "store": profile_dir(app),
+                   "enabled": app.config["WSGI_PROFILER_ENABLED"],
+                   "counts": {".prof files": len(files),
+                              "MB": round(sum(f.stat().st_size for f in files) / 1e6, 1)}})
+    return status
+
+
+@monitoring.command("status")
+def status_command():
+    """Show each store's location and record counts."""
+    click.echo(f"profile: {current_app.config['PROFILE']}  version: {current_app.config['APP_VERSION']}")
+    for entry in store_status(current_app):
+        state = "on" if entry["enabled"] else "off"
+        counts = ", ".join(f"{name}: {'-' if n is None else n}" for name, n in entry["counts"].items())
+        click.echo(f"{entry['tool']:<26} [{state:>3}] {entry['store']}\n{'':<33}{counts}")

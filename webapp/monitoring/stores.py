@@ -1,0 +1,47 @@
+"""Engines for the monitoring stores: SQLite files under the monitoring dir by default.
+
+Every SQLite store runs in WAL mode with a busy timeout, so readers (the dashboard
+pages) never block writers and concurrent writers from several threads or worker
+processes wait instead of failing with "database is locked". Any other SQLAlchemy
+URL (a shared MariaDB or PostgreSQL) is used as given.
+"""
+import os
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def store_url(app, config_key: str, filename: str) -> str:
+    """``app.config[config_key]`` or a SQLite file named ``filename`` in the monitoring dir."""
+    url = app.config.get(config_key)
+    if url:
+        return str(url)
+    directory = app.config["MONITORING_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    return f"sqlite:///{os.path.abspath(os.path.join(directory, filename))}"
+
+
+def store_engine(url: str) -> Engine:
+    """An engine for a monitoring store, tuned for concurrent writers on SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
+                                              "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def redacted_url(url: str) -> str:
+    """The URL with any password hidden, for pages and logs."""
+    return make_url(url).render_as_string(hide_password=True)

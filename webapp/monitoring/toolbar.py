@@ -1,0 +1,96 @@
+"""flask-debugtoolbar: SQL queries per page with working EXPLAIN / SELECT, profiler.
+
+Reads the toolbar's own keys: DEBUG_TB_ENABLED (never honoured in production),
+DEBUG_TB_HOSTS (allow-list, default 127.0.0.1 and ::1; empty would show the
+toolbar to everyone), DEBUG_TB_PROFILER_ENABLED, DEBUG_TB_INTERCEPT_REDIRECTS.
+
+Works around, in flask-debugtoolbar 0.16:
+- the SQL panel's EXPLAIN and SELECT views call the removed ``engine.execute``
+  and answer 500 on SQLAlchemy 2 (pallets-eco/flask-debugtoolbar#232): our view
+  runs the signed statement through a connection with bound parameters;
+- its config panel prints SECRET_KEY and database passwords: a redacted panel;
+- its logging panel adds a root handler, hiding Flask's error log: ``app.logger``
+  is created first.
+"""
+from flask import current_app, g, request
+from flask_debugtoolbar.panels.config_vars import ConfigVarsDebugPanel
+from flask_debugtoolbar.panels.sqlalchemy import query_signer
+from flask_debugtoolbar.utils import format_sql
+from itsdangerous import BadSignature
+from markupsafe import escape
+
+from webapp.extensions import toolbar
+from webapp.monitoring import explain as explainer
+from webapp.monitoring.stores import redacted_url
+
+SENSITIVE = ("SECRET", "PASSWORD", "TOKEN", "CREDENTIAL")
+PANELS = (
+    "flask_debugtoolbar.panels.versions.VersionDebugPanel",
+    "flask_debugtoolbar.panels.timer.TimerDebugPanel",
+    "flask_debugtoolbar.panels.headers.HeaderDebugPanel",
+    "flask_debugtoolbar.panels.request_vars.RequestVarsDebugPanel",
+    "webapp.monitoring.toolbar.RedactedConfigPanel",
+    "flask_debugtoolbar.panels.template.TemplateDebugPanel",
+    "flask_debugtoolbar.panels.sqlalchemy.SQLAlchemyDebugPanel",
+    "flask_debugtoolbar.panels.logger.LoggingPanel",
+    "flask_debugtoolbar.panels.route_list.RouteListDebugPanel",
+    "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel",
+    "flask_debugtoolbar.panels.g.GDebugPanel",
+)
+
+
+def redact_config(config) -> dict:
+    """Config for display: secrets hidden, passwords removed from database URLs."""
+    shown = {}
+    for key, value in config.items():
+        if any(word in key.upper() for word in SENSITIVE) or key == "flask_profiler":
+            shown[key] = "[redacted]"
+        elif isinstance(value, str) and "://" in value and ("URI" in key or "URL" in key):
+            shown[key] = redacted_url(value)
+        else:
+            shown[key] = value
+    return shown
+
+
+class RedactedConfigPanel(ConfigVarsDebugPanel):
+    """The toolbar's config panel without SECRET_KEY, passwords or database passwords."""
+
+    def content(self):
+        context = self.context.copy()
+        context["config"] = redact_config(current_app.config)
+        return self.render("panels/config_vars.html", context)
+
+
+def _message(title: str, text: str, status: int):
+    body = (f'<div class="flDebugPanelTitle"><a class="flDebugClose flDebugBack" href="">Back</a>'
+            f"<h3>{escape(title)}</h3></div><div class=\"flDebugPanelContent\"><div "
+            f'class="flDebugScroll"><p class="flask-perf-sql-error">{escape(text)}</p></div></div>')
+    return body, status
+
+
+def sql_select(explain: bool = False):
+    """Replacement of the toolbar's SELECT/EXPLAIN view (one endpoint serves both)."""
+    try:
+        statement, params = query_signer().loads(request.args.get("query", ""))
+        duration = float(request.args.get("duration", 0))
+    except (BadSignature, TypeError, ValueError):
+        return _message("SQL Details", "This query link is invalid or was not signed by this app.", 400)
+    engine = current_app.extensions["sqlalchemy"].engine
+    try:
+        run = explainer.explain if explain else explainer.select
+        table = run(engine, statement, params)
+    except explainer.NotExplainable as exc:
+        return _message("SQL Details", str(exc), 400)
+    except Exception as exc:  # a database error is shown, not turned into a 500
+        return _message("SQL Details", f"The database refused the statement: {exc}", 400)
+    return g.debug_toolbar.render("panels/sqlalchemy_select.html", {
+        "result": table.rows, "headers": table.headers,
+        "sql": format_sql(table.sql, table.parameters), "duration": duration})
+
+
+def init_app(app) -> None:
+    app.config.setdefault("DEBUG_TB_PANELS", PANELS)
+    app.logger  # noqa: B018 - create Flask's handler before the toolbar adds a root one
+    toolbar.init_app(app)
+    app.view_functions["debugtoolbar.sql_select"] = sql_select
+    app.extensions["flask_perf_tools"]["flask-debugtoolbar (on HTML pages)"] = None

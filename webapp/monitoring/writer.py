@@ -1,0 +1,112 @@
+"""A batching background writer: monitoring rows leave the request path at once.
+
+Requests put rows on a bounded queue (never blocking); one daemon thread per
+process inserts them in batches. If the store fails (locked, read-only, deleted,
+disk full) the batch is retried with backoff while the queue keeps taking rows; a
+row is dropped only when the queue is full, and every drop is counted. Errors are
+logged once per interval, not per request. ``flush()`` waits until everything
+queued so far is stored; it runs at interpreter exit, so a stopping worker loses
+nothing it had accepted.
+"""
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+
+from sqlalchemy import insert
+
+logger = logging.getLogger("webapp.monitoring")
+ERROR_LOG_INTERVAL_S = 60
+
+
+class BatchWriter:
+    def __init__(self, engine, table, name: str, max_queue: int = 50_000, batch: int = 500):
+        self.engine, self.table, self.name = engine, table, name
+        self.batch = batch
+        self.queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self.written = self.dropped = self.failures = 0
+        self.last_error: str | None = None
+        self._last_error_log = 0.0
+        self._lock = threading.Lock()
+        self._pid = None
+        self._thread = None
+        atexit.register(self.flush, timeout=10)
+
+    def put(self, row: dict) -> None:
+        """Queue one row; never blocks, never raises."""
+        self._ensure_thread()
+        try:
+            self.queue.put_nowait(row)
+        except queue.Full:
+            self.dropped += 1
+            self._log_error("queue full")
+
+    def flush(self, timeout: float = 30) -> bool:
+        """Wait until all rows queued so far are written (or dropped); True when done."""
+        if self._thread is None or self._pid != os.getpid():
+            return self.queue.empty()
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.queue.unfinished_tasks
+
+    def stats(self) -> dict:
+        return {"written": self.written, "queued": self.queue.qsize(), "dropped": self.dropped,
+                "failures": self.failures, "last_error": self.last_error}
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None:
+            return
+        with self._lock:  # a forked worker starts its own thread
+            if self._pid != os.getpid() or self._thread is None:
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name=f"writer-{self.name}",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            rows = [self.queue.get()]
+            while len(rows) < self.batch:
+                try:
+                    rows.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(rows)
+            for _ in rows:
+                self.queue.task_done()
+
+    def _write(self, rows: list[dict]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(self.table), rows)
+                self.written += len(rows)
+                return
+            except Exception as exc:  # keep the rows, back off, try again
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                self._log_error(self.last_error)
+                if self.queue.full():  # nobody can queue meanwhile: give these up
+                    self.dropped += len(rows)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                self._recreate_schema()
+
+    def _recreate_schema(self) -> None:
+        """A deleted SQLite file comes back empty: create the table again."""
+        try:
+            self.table.metadata.create_all(self.engine, tables=[self.table])
+        except Exception:  # still failing: the next attempt logs it
+            pass
+
+    def _log_error(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= ERROR_LOG_INTERVAL_S:
+            self._last_error_log = now
+            logger.error("monitoring store %s: %s (dropped so far: %d)", self.name, message,
+                         self.dropped)
