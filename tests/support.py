@@ -89,3 +89,21 @@ def run_flask(instance: Path, profile: str, *args: str, **extra: str) -> subproc
     return subprocess.run([venv_bin("flask"), "--app", "wsgi", *args], cwd=ROOT,
                           env=server_env(instance, profile, **extra),
                           capture_output=True, text=True, timeout=300)
+
+
+def wait_for_dashboard_threads(timeout: float = 10) -> None:
+    """Join Flask-MonitoringDashboard's per-request profiler threads (they write its rows)."""
+    import threading
+    for thread in threading.enumerate():
+        if type(thread).__module__.startswith("flask_monitoringdashboard.core.profiler"):
+            thread.join(timeout)
+
+
+def flush_monitoring(app) -> None:
+    """Wait until every monitoring row of ``app`` queued so far is stored."""
+    wait_for_dashboard_threads()
+    for key in ("flask_perf_profiler", "flask_perf_slow_queries"):
+        store = app.extensions.get(key)
+        writer = getattr(store, "writer", store)
+        if writer is not None:
+            assert writer.flush(), f"{key} did not flush"

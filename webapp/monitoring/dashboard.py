@@ -17,6 +17,8 @@ Works around, in FMD 5.1:
 - pruning and telemetry routes open to anonymous users: admin login required,
   and telemetry never leaves the machine.
 """
+import contextlib
+import io
 import pathlib
 
 import flask_monitoringdashboard as fmd
@@ -55,7 +57,7 @@ def init_app(app) -> None:
     cfg.enable_logging = False
     _bind_store(url)
     _sync_store(app)
-    fmd.bind(app, schedule=False)
+    _bind(app)
     _serve_assets_locally(app)
     _close_anonymous_routes(app)
     app.extensions["flask_perf_tools"]["Flask-MonitoringDashboard"] = URL_PREFIX + "/"
@@ -74,6 +76,25 @@ def _bind_store(url: str) -> None:
         fmd_db.DBSession.configure(bind=engine)
     if not event.contains(fmd_db.Request, "before_insert", _stamp_version):
         event.listen(fmd_db.Request, "before_insert", _stamp_version)
+
+
+def _bind(app) -> None:
+    """``fmd.bind``, also for a second app in one process (tests, CLI).
+
+    FMD's blueprint is global; a second bind trips Flask's "already registered"
+    check unless the app is in testing mode, which FMD then tolerates and binds
+    the new app correctly. We take that path for the duration of the call.
+    """
+    if not fmd.blueprint._got_registered_once:
+        fmd.bind(app, schedule=False)
+        return
+    testing = app.config["TESTING"]
+    app.config["TESTING"] = True
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # FMD prints a note about it
+            fmd.bind(app, schedule=False)
+    finally:
+        app.config["TESTING"] = testing
 
 
 def _stamp_version(_mapper, _connection, target) -> None:

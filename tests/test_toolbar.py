@@ -1,0 +1,109 @@
+"""The toolbar's SQL panel: EXPLAIN and SELECT work on SQLite and MariaDB with SQLAlchemy 2."""
+import html
+import re
+
+import pytest
+from flask_debugtoolbar.panels.sqlalchemy import query_signer
+
+from webapp.extensions import db
+from webapp.seed import seed
+from tests.conftest import SMALL
+
+MY_CLASS_SQL = {
+    "sqlite": ("SELECT classes.id, classes.name FROM classes JOIN student_identifier ON "
+               "student_identifier.class_id = classes.id WHERE student_identifier.student_id = ? "
+               "ORDER BY classes.name", [[5]]),
+    "mariadb": ("SELECT classes.id, classes.name FROM classes JOIN student_identifier ON "
+                "student_identifier.class_id = classes.id WHERE student_identifier.student_id = "
+                "%(student_id_1)s ORDER BY classes.name", [{"student_id_1": 5}]),
+}
+LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
+
+
+@pytest.fixture
+def dev_app(make_app, backend, tmp_path):
+    app = make_app("development", SQLALCHEMY_DATABASE_URI=backend[1], TESTING=True,
+                   MONITORING_DIR=str(tmp_path / "mon"))
+    with app.app_context():
+        seed(SMALL, reset=True)
+    yield app
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _link(app, statement, params, explain=True):
+    with app.test_request_context():
+        signed = query_signer().dumps([statement, params])
+    view = "sql_explain" if explain else "sql_select"
+    return f"/_debug_toolbar/views/sqlalchemy/{view}?query={signed}&duration=0.01"
+
+
+def _text(response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+def test_explain_shows_the_full_scan(dev_app, backend):
+    statement, params = MY_CLASS_SQL[backend[0]]
+    client = dev_app.test_client()
+    response = client.post(_link(dev_app, statement, params), environ_base=LOCAL)
+    assert response.status_code == 200
+    text = _text(response)
+    if backend[0] == "sqlite":
+        assert "EXPLAIN QUERY PLAN" in text and "SCAN student_identifier" in text
+    else:
+        cells = [c.strip() for c in re.findall(r"<td>(.*?)</td>", response.get_data(as_text=True), re.S)]
+        row = cells[cells.index("student_identifier") - 2: cells.index("student_identifier") + 8]
+        assert "ALL" in row  # type = ALL: no index can be used
+        assert "EXPLAIN" in text
+
+
+def test_select_reruns_the_query(dev_app, backend):
+    statement, params = MY_CLASS_SQL[backend[0]]
+    response = dev_app.test_client().get(_link(dev_app, statement, params, explain=False),
+                                         environ_base=LOCAL)
+    assert response.status_code == 200
+    with dev_app.app_context():
+        names = [c.name for c in db.session.get(__import__("webapp.models").models.Student, 5).classes]
+    text = _text(response)
+    assert all(name in text for name in names)
+
+
+def test_the_panel_links_work_from_a_real_page(dev_app):
+    client = dev_app.test_client()
+    page = client.get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
+    links = [html.unescape(l) for l in re.findall(r'href="(/_debug_toolbar/views/sqlalchemy/sql_explain[^"]+)"', page)]
+    assert links, "the SQLAlchemy panel offers no EXPLAIN link"
+    plans = [_text(client.post(link, environ_base=LOCAL)) for link in links]
+    assert any("student_identifier" in plan for plan in plans)
+
+
+def test_non_select_and_tampered_links_get_a_clear_message(dev_app):
+    client = dev_app.test_client()
+    delete = client.post(_link(dev_app, "DELETE FROM students", []), environ_base=LOCAL)
+    assert delete.status_code == 400 and "only a single SELECT" in _text(delete)
+    piggyback = client.post(_link(dev_app, "SELECT 1; DROP TABLE students", []), environ_base=LOCAL)
+    assert piggyback.status_code == 400
+    tampered = client.post("/_debug_toolbar/views/sqlalchemy/sql_explain?query=.abc.def&duration=1",
+                           environ_base=LOCAL)
+    assert tampered.status_code == 400 and "not signed by this app" in _text(tampered)
+    with dev_app.app_context():
+        assert db.session.execute(db.text("SELECT COUNT(*) FROM students")).scalar_one() == SMALL.students
+
+
+def test_toolbar_only_for_allowed_hosts(dev_app):
+    client = dev_app.test_client()
+    local = client.get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
+    remote = client.get("/my_class?student_id=5", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert "flDebugToolbar" in local
+    assert "flDebug" not in remote.get_data(as_text=True)
+
+
+def test_config_panel_hides_secrets(dev_app):
+    dev_app.config["SQLALCHEMY_BINDS"] = {"replica": "mysql+pymysql://app:hunter2@db.example/x"}
+    dev_app.config["DASHBOARD_DATABASE_URL"] = "mysql+pymysql://mon:s3cr3tpw@db.example/mon"
+    page = dev_app.test_client().get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
+    assert dev_app.config["SECRET_KEY"] not in page
+    assert dev_app.config["MONITOR_PASSWORD_HASH"] not in page
+    assert "s3cr3tpw" not in page
+    assert "mon:***@db.example" in page
