@@ -44,16 +44,29 @@ def _mysql(sql: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def mariadb_url():
-    """URL of a fresh MariaDB database for this test session."""
+def mariadb_database():
+    """``mariadb_database()`` → URL of a fresh MariaDB database, dropped after the session."""
     if not mariadb_available():
         if os.environ.get("CI") == "true":
             pytest.fail("MariaDB is not answering on 127.0.0.1:3306 in CI")
         pytest.skip("MariaDB is not answering on 127.0.0.1:3306")
-    name = f"flaskperf_test_{uuid.uuid4().hex[:10]}"
-    _mysql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    yield f"mysql+pymysql://root@{MARIADB_HOST}:{MARIADB_PORT}/{name}"
-    _mysql(f"DROP DATABASE IF EXISTS `{name}`")
+    created = []
+
+    def create() -> str:
+        name = f"flaskperf_test_{uuid.uuid4().hex[:10]}"
+        _mysql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        created.append(name)
+        return f"mysql+pymysql://root@{MARIADB_HOST}:{MARIADB_PORT}/{name}"
+
+    yield create
+    for name in created:
+        _mysql(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb_database):
+    """URL of a fresh MariaDB database for this test session."""
+    return mariadb_database()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])

@@ -107,3 +107,9 @@ def test_config_panel_hides_secrets(dev_app):
     assert dev_app.config["MONITOR_PASSWORD_HASH"] not in page
     assert "s3cr3tpw" not in page
     assert "mon:***@db.example" in page
+
+
+def test_toolbar_stays_off_the_dashboards(dev_app):
+    client = dev_app.test_client()
+    login = client.get("/dashboard/login", environ_base=LOCAL)
+    assert login.status_code == 200 and "flDebug" not in login.get_data(as_text=True)

@@ -1,7 +1,8 @@
 """Extension objects, created without an app and bound in ``create_app``."""
-from flask_debugtoolbar import DebugToolbarExtension
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
+
+from webapp.monitoring.toolbar import AppPagesToolbar
 
 
 class Base(DeclarativeBase):
@@ -9,4 +10,4 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-toolbar = DebugToolbarExtension()
+toolbar = AppPagesToolbar()

@@ -13,16 +13,19 @@ Works around, in FMD 5.1:
 - admin/admin created on first login: we create or update the user at start;
 - ``SECRET_KEY = "my-secret-key"`` when the app has none: ours always has one;
 - pages load AngularJS, angular-route, d3 and sunburst-chart from CDNs: the base
-  template is served with pinned local copies (webapp/static/vendor);
+  template is served with pinned local copies (webapp/static/vendor), and the
+  overview's version check asks this app instead of pypi.org;
 - pruning and telemetry routes open to anonymous users: admin login required,
   and telemetry never leaves the machine.
 """
 import contextlib
+import importlib.metadata
 import io
 import pathlib
 
 import flask_monitoringdashboard as fmd
 import pytz
+from flask import Response, jsonify
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import event, update
 
@@ -37,6 +40,7 @@ CDN_TO_VENDOR = {
     "https://cdnjs.cloudflare.com/ajax/libs/d3/4.12.0/d3.min.js": "vendor/d3-4.12.0.min.js",
     "https://unpkg.com/sunburst-chart": "vendor/sunburst-chart-1.21.4.min.js",
 }
+PYPI_URL = "https://pypi.org/pypi/Flask-MonitoringDashboard/json"
 ANONYMOUS_STATE_CHANGERS = (
     "prune_database_on_demand", "get_pruning_schedule", "get_database_size",
     "accept_telemetry_consent", "submit_follow_up", "get_is_telemetry_answered",
@@ -119,12 +123,35 @@ def _sync_store(app) -> None:
 
 
 def _serve_assets_locally(app) -> None:
-    source = (pathlib.Path(fmd.__file__).parent / "templates" / "fmd_base.html").read_text()
+    from flask_monitoringdashboard.core.auth import secure
+
+    package = pathlib.Path(fmd.__file__).parent
+    source = (package / "templates" / "fmd_base.html").read_text()
     for cdn, local in CDN_TO_VENDOR.items():
         if cdn not in source:
             raise RuntimeError(f"fmd_base.html no longer loads {cdn}: update CDN_TO_VENDOR")
         source = source.replace(cdn, "{{ url_for('static', filename='%s') }}" % local)
     app.jinja_loader = ChoiceLoader([DictLoader({"fmd_base.html": source}), app.jinja_loader])
+
+    bundle = (package / "static" / "js" / "app.js").read_text()
+    if PYPI_URL not in bundle:
+        raise RuntimeError("FMD's app.js no longer calls pypi.org: update PYPI_URL")
+    bundle = bundle.replace(PYPI_URL, "api/package_version")
+    static_view = app.view_functions[f"{fmd.blueprint.name}.static"]
+
+    def static(filename):
+        if filename == "js/app.js":
+            return Response(bundle, mimetype="text/javascript",
+                            headers={"Cache-Control": "public, max-age=3600"})
+        return static_view(filename)
+
+    app.view_functions[f"{fmd.blueprint.name}.static"] = static
+    app.add_url_rule(URL_PREFIX + "/api/package_version", "flask_perf_fmd_version",
+                     secure(lambda: jsonify(info={"version": _fmd_version()})))
+
+
+def _fmd_version() -> str:
+    return importlib.metadata.version("Flask-MonitoringDashboard")
 
 
 def _close_anonymous_routes(app) -> None:

@@ -10,16 +10,17 @@ Works around, in flask-debugtoolbar 0.16:
   runs the signed statement through a connection with bound parameters;
 - its config panel prints SECRET_KEY and database passwords: a redacted panel;
 - its logging panel adds a root handler, hiding Flask's error log: ``app.logger``
-  is created first.
+  is created first;
+- it injects itself into every HTML page, the dashboards' included: not there.
 """
 from flask import current_app, g, request
+from flask_debugtoolbar import DebugToolbarExtension
 from flask_debugtoolbar.panels.config_vars import ConfigVarsDebugPanel
 from flask_debugtoolbar.panels.sqlalchemy import query_signer
 from flask_debugtoolbar.utils import format_sql
 from itsdangerous import BadSignature
 from markupsafe import escape
 
-from webapp.extensions import toolbar
 from webapp.monitoring import explain as explainer
 from webapp.monitoring.stores import redacted_url
 
@@ -37,6 +38,16 @@ PANELS = (
     "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel",
     "flask_debugtoolbar.panels.g.GDebugPanel",
 )
+
+
+TOOL_BLUEPRINTS = {"dashboard", "flask-profiler"}
+
+
+class AppPagesToolbar(DebugToolbarExtension):
+    """The toolbar on the app's own pages only, not over the dashboards' pages."""
+
+    def _show_toolbar(self) -> bool:
+        return request.blueprint not in TOOL_BLUEPRINTS and super()._show_toolbar()
 
 
 def redact_config(config) -> dict:
@@ -89,6 +100,8 @@ def sql_select(explain: bool = False):
 
 
 def init_app(app) -> None:
+    from webapp.extensions import toolbar
+
     app.config.setdefault("DEBUG_TB_PANELS", PANELS)
     app.logger  # noqa: B018 - create Flask's handler before the toolbar adds a root one
     toolbar.init_app(app)
