@@ -56,5 +56,8 @@ def serve_command(host, port):
 
 
 def init_app(app) -> None:
+    from webapp.loadtest.cli import loadtest
+
+    app.cli.add_command(loadtest)
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)

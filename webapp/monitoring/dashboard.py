@@ -25,7 +25,7 @@ import pathlib
 
 import flask_monitoringdashboard as fmd
 import pytz
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import event, update
 
@@ -33,6 +33,7 @@ from webapp.monitoring.credentials import credentials
 from webapp.monitoring.stores import store_engine, store_url
 
 URL_PREFIX = "/dashboard"
+LOADTEST_HEADER = "X-Loadtest-Run"
 CDN_TO_VENDOR = {
     "https://cdnjs.cloudflare.com/ajax/libs/angular.js/1.7.5/angular.js": "vendor/angular-1.7.5.min.js",
     "https://ajax.googleapis.com/ajax/libs/angularjs/1.7.5/angular-route.js":
@@ -59,6 +60,7 @@ def init_app(app) -> None:
     cfg.timezone = pytz.utc
     cfg.brand_name = cfg.title_name = "flask-perf dashboard"
     cfg.enable_logging = False
+    cfg.group_by = _load_test_run  # load-test requests are grouped by their run
     _bind_store(url)
     _sync_store(app)
     _bind(app)
@@ -72,7 +74,7 @@ def _bind_store(url: str) -> None:
     from flask_monitoringdashboard import database as fmd_db
 
     if str(fmd_db.engine.url) != url or not getattr(fmd_db.engine, "_flask_perf", False):
-        engine = store_engine(url)
+        engine = store_engine(url, pooled=False)
         engine._flask_perf = True
         fmd_db.Base.metadata.create_all(engine)
         fmd_db.engine.dispose()
@@ -99,6 +101,11 @@ def _bind(app) -> None:
             fmd.bind(app, schedule=False)
     finally:
         app.config["TESTING"] = testing
+
+
+def _load_test_run():
+    """The ``X-Loadtest-Run`` header of the current request (set by ``flask loadtest``)."""
+    return request.headers.get(LOADTEST_HEADER)
 
 
 def _stamp_version(_mapper, _connection, target) -> None:

@@ -64,3 +64,11 @@ def status_command():
         state = "on" if entry["enabled"] else "off"
         counts = ", ".join(f"{name}: {'-' if n is None else n}" for name, n in entry["counts"].items())
         click.echo(f"{entry['tool']:<26} [{state:>3}] {entry['store']}\n{'':<33}{counts}")
+
+
+@monitoring.command("init")
+def init_command():
+    """Create every store of this profile (run once before starting several workers)."""
+    for entry in store_status(current_app):
+        if entry["enabled"]:
+            click.echo(f"{entry['tool']}: {entry['store']}")

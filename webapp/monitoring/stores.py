@@ -9,6 +9,7 @@ import os
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -23,13 +24,18 @@ def store_url(app, config_key: str, filename: str) -> str:
     return f"sqlite:///{os.path.abspath(os.path.join(directory, filename))}"
 
 
-def store_engine(url: str) -> Engine:
-    """An engine for a monitoring store, tuned for concurrent writers on SQLite."""
+def store_engine(url: str, pooled: bool = True) -> Engine:
+    """An engine for a monitoring store, tuned for concurrent writers on SQLite.
+
+    ``pooled=False`` gives SQLite a connection per use (NullPool): for writers that
+    run one thread per request (FMD), which would otherwise exhaust a pool.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
-                                              "check_same_thread": False})
+                                              "check_same_thread": False},
+                           **({} if pooled else {"poolclass": NullPool}))
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -1,0 +1,83 @@
+"""Load-test results: the run's folder, its summary, its records in the monitoring stores."""
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import text
+
+from webapp.loadtest import RUN_HEADER
+from webapp.monitoring.stores import store_engine, store_url
+
+
+@dataclass
+class LoadTestResult:
+    run_id: str
+    started_at: str
+    url: str
+    profile: str | None
+    app_version: str
+    scenario: str
+    users: int
+    duration_s: float
+    rate: float | None
+    workers: int
+    locust: dict = field(default_factory=dict)
+    recorded: dict = field(default_factory=dict)
+
+    @property
+    def completed(self) -> int:
+        return self.locust.get("total", {}).get("requests", 0)
+
+    @property
+    def nothing_lost(self) -> bool:
+        counts = [n for n in self.recorded.values() if n is not None]
+        return bool(counts) and all(n == self.completed for n in counts)
+
+    def save(self, directory: str) -> str:
+        path = os.path.join(directory, "summary.json")
+        with open(path, "w") as handle:
+            json.dump({**asdict(self), "completed": self.completed,
+                       "nothing_lost": self.nothing_lost}, handle, indent=2)
+        return path
+
+
+def results_root(app) -> str:
+    return os.path.join(app.instance_path, "loadtests")
+
+
+def load_runs(app) -> list[dict]:
+    """Summaries of past runs, oldest first (runs without a summary are skipped)."""
+    root = results_root(app)
+    runs = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        path = os.path.join(root, name, "summary.json")
+        if os.path.isfile(path):
+            with open(path) as handle:
+                runs.append(json.load(handle))
+    return runs
+
+
+def _count(url: str, sql: str, params: dict) -> int | None:
+    engine = store_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar_one()
+    except Exception:  # store or table missing: nothing recorded
+        return None
+    finally:
+        engine.dispose()
+
+
+def recorded_counts(app, run_id: str, dashboard: bool, profiler: bool) -> dict:
+    """Requests of ``run_id`` in the dashboard and flask-profiler stores (None: tool off)."""
+    counts = {}
+    if dashboard:
+        counts["dashboard"] = _count(store_url(app, "DASHBOARD_DATABASE_URL", "dashboard.db"),
+                                     "SELECT COUNT(*) FROM Request WHERE group_by = :run",
+                                     {"run": run_id})
+    if profiler:
+        counts["flask_profiler"] = _count(
+            store_url(app, "FLASK_PROFILER_DATABASE_URL", "profiler.db"),
+            "SELECT COUNT(*) FROM measurements WHERE context LIKE :pattern",
+            {"pattern": f'%"{RUN_HEADER}": "{run_id}"%'})
+    return counts
