@@ -9,6 +9,7 @@ from flask import Flask
 
 from webapp.monitoring import status_cli
 from webapp.monitoring.profiles_cli import profiles
+from webapp.monitoring.stores import schema_lock
 
 
 def init_query_recording(app: Flask) -> None:
@@ -20,6 +21,13 @@ def init_query_recording(app: Flask) -> None:
 def init_monitoring(app: Flask) -> None:
     """Attach every tool whose ``*_ENABLED`` key is true; record what was attached."""
     app.extensions.setdefault("flask_perf_tools", {})
+    with schema_lock(app.config["MONITORING_DIR"]):
+        _attach_tools(app)
+    app.cli.add_command(profiles)
+    app.cli.add_command(status_cli.monitoring)
+
+
+def _attach_tools(app: Flask) -> None:
     if app.config.get("SLOW_QUERY_ENABLED"):
         from webapp.monitoring import slow_queries
         slow_queries.init_app(app)
@@ -35,5 +43,3 @@ def init_monitoring(app: Flask) -> None:
     if app.config.get("WSGI_PROFILER_ENABLED"):
         from webapp.monitoring import wsgi_profiler
         wsgi_profiler.init_app(app)
-    app.cli.add_command(profiles)
-    app.cli.add_command(status_cli.monitoring)

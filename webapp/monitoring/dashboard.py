@@ -10,38 +10,32 @@ Works around, in FMD 5.1:
   ourselves (WAL, busy timeout) and rebind FMD's session to it for each app;
 - ``version_requested`` and the endpoint level frozen as column defaults at
   import: set per insert from the current config instead;
-- admin/admin created on first login: we create or update the user at start;
+- admin/admin created on first login, a login form without CSRF token or rate
+  limit: our login view (dashboard_login.py), and the user created at start;
 - ``SECRET_KEY = "my-secret-key"`` when the app has none: ours always has one;
-- pages load AngularJS, angular-route, d3 and sunburst-chart from CDNs: the base
-  template is served with pinned local copies (webapp/static/vendor), and the
-  overview's version check asks this app instead of pypi.org;
+- pages load AngularJS, angular-route, d3 and sunburst-chart from CDNs: served
+  from the app (dashboard_assets.py);
+- outlier records keep every header and the whole WSGI environ, the config view
+  shows the store URL with its password: redacted;
 - pruning and telemetry routes open to anonymous users: admin login required,
   and telemetry never leaves the machine.
 """
 import contextlib
-import importlib.metadata
 import io
-import pathlib
 
 import flask_monitoringdashboard as fmd
 import pytz
-from flask import Response, jsonify, request
-from jinja2 import ChoiceLoader, DictLoader
+from flask import current_app, request
 from sqlalchemy import event, update
 
+from webapp.loadtest import RUN_HEADER
+from webapp.monitoring import dashboard_assets, dashboard_login
 from webapp.monitoring.credentials import credentials
-from webapp.monitoring.stores import store_engine, store_url
+from webapp.monitoring.redaction import (redact_environ, redact_items, redact_url,
+                                         sensitive_names)
+from webapp.monitoring.stores import redacted_url, store_engine, store_url
 
 URL_PREFIX = "/dashboard"
-LOADTEST_HEADER = "X-Loadtest-Run"
-CDN_TO_VENDOR = {
-    "https://cdnjs.cloudflare.com/ajax/libs/angular.js/1.7.5/angular.js": "vendor/angular-1.7.5.min.js",
-    "https://ajax.googleapis.com/ajax/libs/angularjs/1.7.5/angular-route.js":
-        "vendor/angular-route-1.7.5.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/d3/4.12.0/d3.min.js": "vendor/d3-4.12.0.min.js",
-    "https://unpkg.com/sunburst-chart": "vendor/sunburst-chart-1.21.4.min.js",
-}
-PYPI_URL = "https://pypi.org/pypi/Flask-MonitoringDashboard/json"
 ANONYMOUS_STATE_CHANGERS = (
     "prune_database_on_demand", "get_pruning_schedule", "get_database_size",
     "accept_telemetry_consent", "submit_follow_up", "get_is_telemetry_answered",
@@ -64,8 +58,11 @@ def init_app(app) -> None:
     _bind_store(url)
     _sync_store(app)
     _bind(app)
-    _serve_assets_locally(app)
+    dashboard_assets.init_app(app, fmd.blueprint.name)
+    dashboard_login.init_app(app, fmd.blueprint.name)
     _close_anonymous_routes(app)
+    _redact_outliers()
+    _redact_deploy_config(app)
     app.extensions["flask_perf_tools"]["Flask-MonitoringDashboard"] = URL_PREFIX + "/"
 
 
@@ -105,7 +102,7 @@ def _bind(app) -> None:
 
 def _load_test_run():
     """The ``X-Loadtest-Run`` header of the current request (set by ``flask loadtest``)."""
-    return request.headers.get(LOADTEST_HEADER)
+    return request.headers.get(RUN_HEADER)
 
 
 def _stamp_version(_mapper, _connection, target) -> None:
@@ -129,38 +126,6 @@ def _sync_store(app) -> None:
         user.is_admin = True
 
 
-def _serve_assets_locally(app) -> None:
-    from flask_monitoringdashboard.core.auth import secure
-
-    package = pathlib.Path(fmd.__file__).parent
-    source = (package / "templates" / "fmd_base.html").read_text()
-    for cdn, local in CDN_TO_VENDOR.items():
-        if cdn not in source:
-            raise RuntimeError(f"fmd_base.html no longer loads {cdn}: update CDN_TO_VENDOR")
-        source = source.replace(cdn, "{{ url_for('static', filename='%s') }}" % local)
-    app.jinja_loader = ChoiceLoader([DictLoader({"fmd_base.html": source}), app.jinja_loader])
-
-    bundle = (package / "static" / "js" / "app.js").read_text()
-    if PYPI_URL not in bundle:
-        raise RuntimeError("FMD's app.js no longer calls pypi.org: update PYPI_URL")
-    bundle = bundle.replace(PYPI_URL, "api/package_version")
-    static_view = app.view_functions[f"{fmd.blueprint.name}.static"]
-
-    def static(filename):
-        if filename == "js/app.js":
-            return Response(bundle, mimetype="text/javascript",
-                            headers={"Cache-Control": "public, max-age=3600"})
-        return static_view(filename)
-
-    app.view_functions[f"{fmd.blueprint.name}.static"] = static
-    app.add_url_rule(URL_PREFIX + "/api/package_version", "flask_perf_fmd_version",
-                     secure(lambda: jsonify(info={"version": _fmd_version()})))
-
-
-def _fmd_version() -> str:
-    return importlib.metadata.version("Flask-MonitoringDashboard")
-
-
 def _close_anonymous_routes(app) -> None:
     from flask_monitoringdashboard.core import telemetry
     from flask_monitoringdashboard.core.auth import admin_secure
@@ -172,3 +137,37 @@ def _close_anonymous_routes(app) -> None:
             app.view_functions[endpoint] = secured = admin_secure(view)
             secured._flask_perf_secured = True
     telemetry.fetch_ip_from_github = lambda *args, **kwargs: None  # no outbound calls
+
+
+def _redact_outliers() -> None:
+    """Outlier records keep request headers and environ: redact them at capture."""
+    from flask_monitoringdashboard.core.profiler.outlier_profiler import OutlierProfiler
+
+    original = OutlierProfiler.__init__
+    if getattr(original, "_flask_perf", False):
+        return
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        headers, fields = sensitive_names(current_app.config)
+        shown = redact_items(request.headers.items(), headers)
+        self._request = ("".join(f"{k}: {v}\r\n" for k, v in shown.items()),
+                         str(redact_environ(request.environ, headers, fields)),
+                         redact_url(request.url, fields).encode("utf-8"))
+
+    __init__._flask_perf = True
+    OutlierProfiler.__init__ = __init__
+
+
+def _redact_deploy_config(app) -> None:
+    endpoint = f"{fmd.blueprint.name}.deploy_config"
+    view = app.view_functions[endpoint]
+
+    def deploy_config():
+        response = view()
+        data = response.get_json()
+        data["database_name"] = redacted_url(data["database_name"])
+        response.set_data(app.json.dumps(data))
+        return response
+
+    app.view_functions[endpoint] = deploy_config

@@ -16,6 +16,7 @@ Works around, in flask-profiler 1.8.1:
 - a GitHub "star" iframe on its page: removed, the page makes no outside request.
 """
 import functools
+import json
 import pathlib
 import re
 
@@ -25,19 +26,12 @@ from flask_profiler import flask_profiler as fp
 
 from webapp.monitoring.credentials import credentials
 from webapp.monitoring.profiler_store import BadCriteria, MeasurementNotFound
+from webapp.monitoring.redaction import redact_items, sensitive_names
 from webapp.monitoring.stores import store_url
 
 URL_PREFIX = "/flask-profile"
 STAR_IFRAME = re.compile(r"\s*<iframe[^>]*ghbtns\.com[^>]*>\s*</iframe>")
-DEFAULT_SENSITIVE_HEADERS = ("authorization", "cookie", "set-cookie", "proxy-authorization",
-                             "x-api-key", "x-auth-token", "x-csrf-token")
-DEFAULT_SENSITIVE_FIELDS = ("password", "passwd", "secret", "token", "api_key", "csrf_token")
-REDACTED = "[redacted]"
 MAX_BODY = 2048
-
-
-def _redact(items, sensitive) -> dict:
-    return {k: (REDACTED if any(s in k.lower() for s in sensitive) else v) for k, v in items}
 
 
 def _wrap_endpoint(view):
@@ -45,20 +39,31 @@ def _wrap_endpoint(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         config = current_app.config
-        fields = tuple(config.get("MONITOR_SENSITIVE_FIELDS") or DEFAULT_SENSITIVE_FIELDS)
-        headers = tuple(config.get("MONITOR_SENSITIVE_HEADERS") or DEFAULT_SENSITIVE_HEADERS)
+        headers, fields = sensitive_names(config)
         context = {
             "url": request.base_url,
-            "args": _redact(request.args.items(), fields),
-            "form": _redact(request.form.items(), fields) if request.form else {},
-            "body": "" if request.form else request.get_data()[:MAX_BODY].decode("utf-8", "replace"),
-            "headers": _redact(request.headers.items(), headers),
+            "args": redact_items(request.args.items(), fields),
+            "form": redact_items(request.form.items(), fields) if request.form else {},
+            "body": _body(fields),
+            "headers": redact_items(request.headers.items(), headers),
             "func": request.endpoint,
             "ip": request.remote_addr,
             "app_version": config["APP_VERSION"],
         }
         return fp.measure(view, str(request.url_rule), request.method, context)(*args, **kwargs)
     return wrapper
+
+
+def _body(fields) -> str:
+    """The body, decoded leniently; form fields and top-level JSON keys redacted."""
+    if request.form or request.mimetype == "application/x-www-form-urlencoded":
+        return ""  # the form's fields are stored, redacted, under "form"
+    data = request.get_data(cache=True)
+    if request.is_json:
+        parsed = request.get_json(silent=True)
+        if isinstance(parsed, dict):
+            return json.dumps(redact_items(parsed.items(), fields))[:MAX_BODY]
+    return data[:MAX_BODY].decode("utf-8", "replace")
 
 
 def _verify_password(username, password):

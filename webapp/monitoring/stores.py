@@ -5,6 +5,8 @@ pages) never block writers and concurrent writers from several threads or worker
 processes wait instead of failing with "database is locked". Any other SQLAlchemy
 URL (a shared MariaDB or PostgreSQL) is used as given.
 """
+import contextlib
+import fcntl
 import os
 
 from sqlalchemy import create_engine, event
@@ -51,3 +53,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def redacted_url(url: str) -> str:
     """The URL with any password hidden, for pages and logs."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+@contextlib.contextmanager
+def schema_lock(directory: str):
+    """Serialise store creation across processes: gunicorn workers start together, and
+    two of them creating the same SQLite tables at once fails ("table already exists")."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, ".schema.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,332 @@
+"""Property-based fuzzing of query strings and path segments: never a 500, never a traceback.
+
+Covers the school routes (``/``, ``/roster``, ``/my_class``), flask-profiler's JSON API
+under ``/flask-profile/api`` (behind HTTP basic auth) and Flask-MonitoringDashboard's
+GET API routes with path parameters under ``/dashboard/api`` (after logging in).
+
+One ``testing``-profile app on SQLite is built for the whole module, on a temp
+instance folder with its own monitoring stores (nothing is added to the shared
+recording dir). The testing profile propagates exceptions, so an unhandled error
+reaches the test client as an exception instead of a 500 page: both count as a 500.
+"""
+import re
+import traceback
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+from tests.conftest import SMALL
+from tests.support import flush_monitoring
+from webapp import create_app
+from webapp.extensions import db
+from webapp.seed import seed
+
+PASSWORD = "fuzz-pass-123"
+AUTH = ("admin", PASSWORD)
+OK = {200, 400, 404}
+TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"\n]*", line ')
+
+FUZZ = settings(max_examples=60, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# --------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module", autouse=True)
+def hypothesis_home(tmp_path_factory):
+    """Keep Hypothesis's cache (.hypothesis/) out of the working tree."""
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory):
+    """The testing-profile app on a seeded SQLite database, monitoring into a temp dir."""
+    base = tmp_path_factory.mktemp("fuzz")
+    app = create_app("testing", {
+        "INSTANCE_PATH": str(base / "instance"),
+        "MONITORING_DIR": str(base / "monitoring"),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'school.db'}",
+        "MONITOR_PASSWORD": PASSWORD,
+        "APP_VERSION": "fuzz",
+    })
+    with app.app_context():
+        seed(SMALL, reset=True)
+    # Some traffic, so that both monitoring stores hold rows to query.
+    warm = app.test_client()
+    for class_id in (1, 2, 3, 999):
+        warm.get(f"/roster?class_id={class_id}")
+    for student_id in (1, 5, 9999):
+        warm.get(f"/my_class?student_id={student_id}")
+    warm.get("/roster?class_id=abc")
+    flush_monitoring(app)
+    yield app
+    flush_monitoring(app)
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(fuzz_app):
+    return fuzz_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def dashboard_client(fuzz_app):
+    """A test client logged in to Flask-MonitoringDashboard as the monitor admin."""
+    client = fuzz_app.test_client()
+    login = client.post("/dashboard/login", data={"name": "admin", "password": PASSWORD})
+    assert login.status_code == 302, login.get_data(as_text=True)[:500]
+    check = client.get("/dashboard/api/endpoints")
+    assert check.status_code == 200 and check.is_json, "dashboard login did not stick"
+    return client
+
+
+# --------------------------------------------------------------------------- helpers
+
+def fetch(client, url, allowed=OK, **kwargs):
+    """GET ``url``; fail on an unexpected status, a raised exception or a traceback."""
+    where = f"GET {url!r}" + (f" query_string={kwargs['query_string']!r}"
+                              if "query_string" in kwargs else "")
+    try:
+        response = client.get(url, **kwargs)
+    except Exception as exc:  # propagated by the testing profile: a 500 for a real client
+        trace = "".join(traceback.format_exception(exc))
+        raise AssertionError(f"{where} raised (a 500 in production):\n{trace}") from exc
+    body = response.get_data(as_text=True)
+    assert response.status_code in allowed, (
+        f"{where} answered {response.status_code}, expected one of {sorted(allowed)}:\n"
+        f"{body[:2000]}")
+    assert not TRACEBACK.search(body), f"{where} leaked a traceback:\n{body[:4000]}"
+    return response
+
+
+# --------------------------------------------------------------------------- strategies
+
+ID_KEYS = ("class_id", "student_id")
+PROFILER_KEYS = ("startedAt", "endedAt", "elapsed", "sort", "skip", "limit", "method",
+                 "name", "interval")
+ODD_KEYS = ("", " ", "class_id[]", "CLASS_ID", "class_id ", "student_id\x00", "__proto__",
+            "é", "日本", "a.b", "[", "%")
+
+odd_numbers = st.sampled_from([
+    "", " ", "0", "-0", "-1", "+1", " 1", "1 ", "01", "0001", "1e3", "1.0", "1.5", "0x10",
+    "1_0", "١", "٣", "１２", "²", "NaN", "nan", "inf", "-inf", "Infinity", "1e309", "-1e309",
+    "2147483647", "2147483648", "4294967296", "9223372036854775807", "9223372036854775808",
+    "18446744073709551616", "9" * 30, "9" * 4301, "1" * 5000, "null", "true", "[]", "{}",
+    "\x00", "1\x00", "'", '"', "1;DROP TABLE students", "1 OR 1=1",
+])
+numbers = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.integers(min_value=1, max_value=70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.from_regex(r"[+-]?[0-9]{1,40}(\.[0-9]{0,5})?([eE][+-]?[0-9]{1,4})?", fullmatch=True),
+)
+values = st.one_of(odd_numbers, numbers, st.text(max_size=30))
+
+
+def query_strings(keys):
+    """Query strings as a client could send them: encoded pairs or raw percent junk."""
+    key = st.one_of(st.sampled_from(keys), st.sampled_from(ODD_KEYS), st.text(max_size=10))
+    pairs = st.lists(st.tuples(key, values), max_size=6)
+    encoded = st.one_of(
+        pairs.map(urlencode),
+        pairs.map(lambda p: urlencode(p, quote_via=quote)),
+        pairs.map(lambda p: "&".join(f"{k}={v}" for k, v in p)),  # not encoded at all
+        pairs.map(lambda p: "&".join(quote(k) for k, _ in p)),  # keys without "="
+    )
+    junk = st.lists(st.one_of(
+        st.sampled_from(["%", "%z", "%zz", "%g0", "%ff", "%fe%ff", "%c3", "%c3%28", "%e2%82",
+                         "%00", "%25", "%2525", "%u0041", "&", "&&", "=", "==", "+", ";", "#",
+                         "?", *(k + "=" for k in keys)]),
+        st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=6),
+        st.text(max_size=4),
+    ), max_size=12).map("".join)
+    return st.one_of(encoded, junk)
+
+
+segments = st.one_of(
+    st.dates().map(lambda d: d.isoformat()),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    odd_numbers.filter(bool),
+    st.text(min_size=1, max_size=30),
+)
+int_segments = st.one_of(
+    st.integers(min_value=0, max_value=40).map(str),
+    st.integers(min_value=0, max_value=2**80).map(str),
+    st.sampled_from(["2147483647", "2147483648", "9223372036854775807",
+                     "9223372036854775808", "9" * 30, "0" * 50 + "1"]),
+    st.text(min_size=1, max_size=12),
+)
+
+
+def segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+# --------------------------------------------------------------------------- school routes
+
+@FUZZ
+@given(qs=query_strings(ID_KEYS))
+@example(qs="class_id=1")
+@example(qs="class_id=1&class_id=2")
+@example(qs="class_id=" + "9" * 5000)
+@example(qs="class_id=%ff")
+@example(qs="student_id=5&student_id=")
+@pytest.mark.parametrize("path", ["/", "/roster", "/my_class"])
+def test_school_routes_never_fail(client, path, qs):
+    response = fetch(client, path, query_string=qs)
+    if path == "/":
+        assert response.status_code == 200
+    elif path == "/roster" and response.status_code != 200:
+        assert response.is_json, "errors of /roster are JSON"
+
+
+def test_school_routes_answer_valid_ids(client):
+    assert fetch(client, "/roster", query_string="class_id=1").json["class_id"] == 1
+    assert fetch(client, "/my_class", query_string="student_id=1").status_code == 200
+    assert fetch(client, "/roster", query_string="class_id=2147483648").status_code == 400
+    assert fetch(client, "/my_class", query_string="student_id=2147483647").status_code == 404
+
+
+# --------------------------------------------------------------------------- flask-profiler
+
+PROFILER_API = "/flask-profile/api/measurements/"
+PROFILER_LISTS = [PROFILER_API, PROFILER_API + "grouped", PROFILER_API + "timeseries/",
+                  PROFILER_API + "methodDistribution/"]
+sort_values = st.one_of(
+    st.tuples(st.sampled_from(["startedAt", "endedAt", "elapsed", "method", "name", "id",
+                               "count", "minElapsed", "maxElapsed", "avgElapsed", "",
+                               "started_at", "1", "name;--"]),
+              st.sampled_from(["", ",asc", ",desc", ",ASC", ",sideways", ",", ",asc,desc"]))
+    .map("".join),
+    st.text(max_size=20),
+)
+profiler_values = st.one_of(values, sort_values, st.sampled_from(
+    ["daily", "hourly", "GET", "POST", "get", "/roster", "/my_class", 'x" OR 1=1 OR "',
+     "' OR '1'='1", "%", "_", "*"]))
+profiler_pairs = st.lists(st.tuples(
+    st.one_of(st.sampled_from(PROFILER_KEYS), st.sampled_from(PROFILER_KEYS),
+              st.sampled_from(ODD_KEYS), st.text(max_size=10)),
+    profiler_values), max_size=8)
+
+
+@FUZZ
+@given(pairs=profiler_pairs)
+@example(pairs=[("skip", "0"), ("limit", "5"), ("sort", "elapsed,asc")])
+@pytest.mark.parametrize("url", PROFILER_LISTS)
+def test_profiler_api_never_fails(client, url, pairs):
+    fetch(client, url, query_string=urlencode(pairs), auth=AUTH)
+
+
+@FUZZ
+@given(qs=query_strings(PROFILER_KEYS))
+@pytest.mark.parametrize("url", PROFILER_LISTS)
+def test_profiler_api_survives_raw_query_strings(client, url, qs):
+    fetch(client, url, query_string=qs, auth=AUTH)
+
+
+@FUZZ
+@given(ident=st.one_of(int_segments, segments, st.text(max_size=40)))
+@example(ident="1")
+@example(ident="abc")
+@example(ident="1" * 5000)
+def test_profiler_measurement_by_id_never_fails(client, ident):
+    fetch(client, PROFILER_API + segment(ident), auth=AUTH)
+
+
+def test_profiler_api_requires_login(client):
+    for url in PROFILER_LISTS + [PROFILER_API + "1"]:
+        assert client.get(url).status_code == 401
+        assert client.get(url, auth=("admin", "wrong")).status_code == 401
+
+
+INJECTIONS = ['x" OR 1=1 OR "', "x' OR 1=1 OR '", 'x" OR ""="', "' OR '1'='1' --",
+              "/roster' OR name LIKE '%", '") OR 1=1 --', "%", "*"]
+
+
+def test_profiler_filters_are_not_injectable(fuzz_app, client):
+    for _ in range(3):
+        client.get("/roster?class_id=1")
+    flush_monitoring(fuzz_app)
+    everything = fetch(client, PROFILER_API, query_string="limit=1000", auth=AUTH).json
+    assert everything["measurements"], "the warm-up requests were not measured"
+    roster = fetch(client, PROFILER_API, query_string={"name": "/roster"}, auth=AUTH).json
+    assert roster["measurements"] and all(m["name"] == "/roster" for m in roster["measurements"])
+    for injection in INJECTIONS:
+        for key in ("name", "method"):
+            args = {key: injection}
+            rows = fetch(client, PROFILER_API, query_string=args, auth=AUTH).json
+            assert rows["measurements"] == [], f"{key}={injection!r} matched rows"
+            grouped = fetch(client, PROFILER_API + "grouped", query_string=args, auth=AUTH).json
+            assert grouped["measurements"] == [], f"{key}={injection!r} matched groups"
+            dist = fetch(client, PROFILER_API + "methodDistribution/", query_string=args,
+                         auth=AUTH).json
+            assert dist["distribution"] == {}, f"{key}={injection!r} matched methods"
+            series = fetch(client, PROFILER_API + "timeseries/", query_string=args,
+                           auth=AUTH).json
+            assert series["series"] == {}, f"{key}={injection!r} matched a time series"
+        for sort in (injection, "name" + injection, "elapsed," + injection):
+            fetch(client, PROFILER_API, query_string={"sort": sort}, auth=AUTH, allowed={400})
+
+
+# --------------------------------------------------------------------------- dashboard
+
+# Every GET route of FMD's JSON API with path parameters (checked against url_map below).
+DASHBOARD_ROUTES = [
+    "/dashboard/api/custom_graph/<graph_id>/<start_date>/<end_date>",
+    "/dashboard/api/detailed_exception_occurrence/<int:endpoint_id>/<int:offset>/<int:per_page>",
+    "/dashboard/api/endpoint_info/<int:endpoint_id>",
+    "/dashboard/api/endpoint_status_code_distribution/<int:endpoint_id>",
+    "/dashboard/api/endpoint_status_code_summary/<int:endpoint_id>",
+    "/dashboard/api/exception_occurrence/<int:offset>/<int:per_page>",
+    "/dashboard/api/exception_occurrence_page_number/<int:endpoint_id>"
+    "/<int:stack_trace_snapshot_id>/<int:per_page>",
+    "/dashboard/api/function_code/<int:function_definition_id>",
+    "/dashboard/api/grouped_profiler/<int:endpoint_id>",
+    "/dashboard/api/hourly_load/<start_date>/<end_date>",
+    "/dashboard/api/hourly_load/<start_date>/<end_date>/<int:endpoint_id>",
+    "/dashboard/api/ip/<int:endpoint_id>",
+    "/dashboard/api/num_exceptions/<int:endpoint_id>",
+    "/dashboard/api/num_outliers/<int:endpoint_id>",
+    "/dashboard/api/num_profiled/<int:endpoint_id>",
+    "/dashboard/api/outlier_graph/<int:endpoint_id>",
+    "/dashboard/api/outlier_table/<int:endpoint_id>/<offset>/<per_page>",
+    "/dashboard/api/profiler_table/<int:endpoint_id>/<offset>/<per_page>",
+    "/dashboard/api/requests/<start_date>/<end_date>",
+    "/dashboard/api/users/<int:endpoint_id>",
+    "/dashboard/api/versions/<int:endpoint_id>",
+]
+PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def test_dashboard_route_list_is_complete(fuzz_app):
+    found = {rule.rule for rule in fuzz_app.url_map.iter_rules()
+             if rule.rule.startswith("/dashboard/api/") and rule.arguments
+             and "GET" in rule.methods}
+    assert found == set(DASHBOARD_ROUTES)
+
+
+def dashboard_urls(rule: str):
+    """URLs for ``rule`` with every parameter replaced by fuzzed, URL-quoted text."""
+    parts = PARAM.split(rule)  # literal, converter, name, literal, ...
+    pieces = []
+    for index in range(0, len(parts), 3):
+        pieces.append(st.just(parts[index]))
+        if index + 1 < len(parts):
+            strategy = int_segments if parts[index + 1] == "int" else segments
+            pieces.append(strategy.map(segment))
+    return st.tuples(*pieces).map("".join)
+
+
+@FUZZ
+@given(data=st.data())
+@pytest.mark.parametrize("rule", DASHBOARD_ROUTES)
+def test_dashboard_api_never_fails(dashboard_client, rule, data):
+    url = data.draw(dashboard_urls(rule), label="url")
+    fetch(dashboard_client, url)
