@@ -102,6 +102,8 @@ def wait_for_dashboard_threads(timeout: float = 10) -> None:
 def flush_monitoring(app) -> None:
     """Wait until every monitoring row of ``app`` queued so far is stored."""
     wait_for_dashboard_threads()
+    dropped = app.extensions.get("flask_perf_dashboard_dropped")
+    assert dropped is None or dropped.count == 0, dropped.last_error
     for key in ("flask_perf_profiler", "flask_perf_slow_queries"):
         store = app.extensions.get(key)
         writer = getattr(store, "writer", store)

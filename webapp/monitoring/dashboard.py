@@ -8,6 +8,8 @@ the test suite's recordings), APP_VERSION, and the shared monitor credentials.
 Works around, in FMD 5.1:
 - one global config and an engine fixed at first import: we build the engine
   ourselves (WAL, busy timeout) and rebind FMD's session to it for each app;
+- a thread per request and writes lost when the store is locked: batched,
+  retried, counted writes (dashboard_writer.py);
 - ``version_requested`` and the endpoint level frozen as column defaults at
   import: set per insert from the current config instead;
 - admin/admin created on first login, a login form without CSRF token or rate
@@ -29,7 +31,7 @@ from flask import current_app, request
 from sqlalchemy import event, update
 
 from webapp.loadtest import RUN_HEADER
-from webapp.monitoring import dashboard_assets, dashboard_login
+from webapp.monitoring import dashboard_assets, dashboard_login, dashboard_writer
 from webapp.monitoring.credentials import credentials
 from webapp.monitoring.redaction import (redact_environ, redact_items, redact_url,
                                          sensitive_names)
@@ -55,7 +57,8 @@ def init_app(app) -> None:
     cfg.brand_name = cfg.title_name = "flask-perf dashboard"
     cfg.enable_logging = False
     cfg.group_by = _load_test_run  # load-test requests are grouped by their run
-    _bind_store(url)
+    engine = _bind_store(url)
+    dashboard_writer.install(app, engine)
     _sync_store(app)
     _bind(app)
     dashboard_assets.init_app(app, fmd.blueprint.name)
@@ -66,7 +69,7 @@ def init_app(app) -> None:
     app.extensions["flask_perf_tools"]["Flask-MonitoringDashboard"] = URL_PREFIX + "/"
 
 
-def _bind_store(url: str) -> None:
+def _bind_store(url: str):
     """Point FMD's session at our engine (first import creates FMD's own; replace it)."""
     from flask_monitoringdashboard import database as fmd_db
 
@@ -79,6 +82,8 @@ def _bind_store(url: str) -> None:
         fmd_db.DBSession.configure(bind=engine)
     if not event.contains(fmd_db.Request, "before_insert", _stamp_version):
         event.listen(fmd_db.Request, "before_insert", _stamp_version)
+        event.listen(fmd_db.Endpoint, "before_insert", _stamp_level)
+    return fmd_db.engine
 
 
 def _bind(app) -> None:
@@ -107,6 +112,11 @@ def _load_test_run():
 
 def _stamp_version(_mapper, _connection, target) -> None:
     target.version_requested = fmd.config.version
+
+
+def _stamp_level(_mapper, _connection, target) -> None:
+    """New endpoints get this app's level (FMD froze the first app's as the default)."""
+    target.monitor_level = fmd.config.monitor_level
 
 
 def _sync_store(app) -> None:

@@ -7,13 +7,17 @@ range, so both are refused here with a 400 naming the parameter.
 import re
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 
 MAX_ID = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]+")
 
 
-class BadParameter(Exception):
-    """A query parameter is missing or not a valid id; rendered as a JSON 400."""
+class BadParameter(BadRequest):
+    """A query parameter is missing or not a valid id; rendered as a JSON 400.
+
+    An HTTPException, so the monitoring tools record a 400, not a server error.
+    """
 
     def __init__(self, name: str, message: str):
         super().__init__(message)

@@ -1,0 +1,94 @@
+"""Flask-MonitoringDashboard's writes, made safe to leave on.
+
+Stock FMD starts one thread per request at level 1 and commits through a
+``session_scope`` whose "retry" rolls back and silently loses the row when the
+store is locked. Here:
+- level 1 (production, testing): the Request row goes onto a BatchWriter queue
+  (no thread per request, batched inserts, retried while the store is down);
+  requests whose view raised a real error still take FMD's path, which also
+  stores the exception;
+- every other FMD write (level 3 call stacks, outliers, exceptions) goes through
+  a ``session_scope`` that never raises, counts what it drops and logs once a
+  minute.
+"""
+import contextlib
+import logging
+import time
+
+from werkzeug.exceptions import HTTPException
+
+from webapp.monitoring.writer import BatchWriter
+
+logger = logging.getLogger("webapp.monitoring")
+ERROR_LOG_INTERVAL_S = 60
+
+
+class DroppedWrites:
+    def __init__(self):
+        self.count = 0
+        self.last_error: str | None = None
+        self._last_log = 0.0
+
+    def add(self, exc: Exception) -> None:
+        self.count += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if time.monotonic() - self._last_log >= ERROR_LOG_INTERVAL_S:
+            self._last_log = time.monotonic()
+            logger.error("dashboard store write failed (%s); %d writes dropped so far",
+                         self.last_error, self.count)
+
+
+_state = {"writer": None, "dropped": DroppedWrites()}
+
+
+@contextlib.contextmanager
+def safe_session_scope():
+    """FMD's session_scope without the silent loss: commit, or count the drop; never raise."""
+    from flask_monitoringdashboard.database import DBSession
+
+    session = DBSession()
+    try:
+        yield session
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        _state["dropped"].add(exc)
+    finally:
+        session.close()
+
+
+def queue_request(endpoint, duration, status_code, e_collector) -> None:
+    """Level-1 recording: a Request row on the writer queue (FMD's thread for real errors)."""
+    import flask_monitoringdashboard as fmd
+    from flask_monitoringdashboard.core import profiler
+    from flask_monitoringdashboard.core.cache import update_duration_cache
+    from flask_monitoringdashboard.core.get_ip import get_ip
+    from flask_monitoringdashboard.core.group_by import get_group_by
+    from flask_monitoringdashboard.database import utc_now
+
+    error = e_collector.uncaught_exception
+    if e_collector.user_captured_exceptions or (error is not None and not isinstance(error, HTTPException)):
+        return profiler.start_performance_thread(endpoint, duration, status_code, e_collector)
+    update_duration_cache(endpoint_name=endpoint.name, duration=duration * 1000)
+    _state["writer"].put({
+        "endpoint_id": endpoint.id, "duration": duration * 1000, "ip": get_ip(),
+        "group_by": get_group_by(), "status_code": status_code,
+        "version_requested": fmd.config.version,
+        "time_requested": utc_now()})
+
+
+def install(app, engine) -> BatchWriter:
+    """Route FMD's writes through ours (FMD's state is per process: the last app wins)."""
+    from flask_monitoringdashboard.core import cache, measurement
+    from flask_monitoringdashboard.core.profiler import (outlier_profiler, performance_profiler,
+                                                         stacktrace_profiler)
+    from flask_monitoringdashboard.database import Request
+
+    writer = BatchWriter(engine, Request.__table__, "dashboard")
+    _state["writer"] = writer
+    for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
+        module.session_scope = safe_session_scope
+    measurement.start_performance_thread = queue_request
+    app.extensions["flask_perf_dashboard_writer"] = writer
+    app.extensions["flask_perf_dashboard_dropped"] = _state["dropped"]
+    return writer
