@@ -9,14 +9,18 @@ store is locked. Here:
   stores the exception;
 - every other FMD write (level 3 call stacks, outliers, exceptions) goes through
   a ``session_scope`` that never raises, counts what it drops and logs once a
-  minute.
+  minute, and lets one FMD thread per process write at a time: with a thread per
+  request, dozens of open write transactions starved of the GIL held SQLite's
+  lock past the busy timeout under load.
 """
 import contextlib
 import logging
+import threading
 import time
 
 from werkzeug.exceptions import HTTPException
 
+from webapp.monitoring.stores import health_dir
 from webapp.monitoring.writer import BatchWriter
 
 logger = logging.getLogger("webapp.monitoring")
@@ -39,6 +43,7 @@ class DroppedWrites:
 
 
 _state = {"writer": None, "dropped": DroppedWrites()}
+_one_writer = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -46,15 +51,16 @@ def safe_session_scope():
     """FMD's session_scope without the silent loss: commit, or count the drop; never raise."""
     from flask_monitoringdashboard.database import DBSession
 
-    session = DBSession()
-    try:
-        yield session
-        session.commit()
-    except Exception as exc:
-        session.rollback()
-        _state["dropped"].add(exc)
-    finally:
-        session.close()
+    with _one_writer:
+        session = DBSession()
+        try:
+            yield session
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            _state["dropped"].add(exc)
+        finally:
+            session.close()
 
 
 def queue_request(endpoint, duration, status_code, e_collector) -> None:
@@ -84,7 +90,7 @@ def install(app, engine) -> BatchWriter:
                                                          stacktrace_profiler)
     from flask_monitoringdashboard.database import Request
 
-    writer = BatchWriter(engine, Request.__table__, "dashboard")
+    writer = BatchWriter(engine, Request.__table__, "dashboard", health_dir=health_dir(app))
     _state["writer"] = writer
     for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
         module.session_scope = safe_session_scope

@@ -27,7 +27,7 @@ from flask_profiler import flask_profiler as fp
 from webapp.monitoring.credentials import credentials
 from webapp.monitoring.profiler_store import BadCriteria, MeasurementNotFound
 from webapp.monitoring.redaction import redact_items, sensitive_names
-from webapp.monitoring.stores import store_url
+from webapp.monitoring.stores import health_dir, store_url
 
 URL_PREFIX = "/flask-profile"
 STAR_IFRAME = re.compile(r"\s*<iframe[^>]*ghbtns\.com[^>]*>\s*</iframe>")
@@ -93,7 +93,7 @@ def init_app(app) -> None:
         "enabled": True,
         "storage": {"engine": "webapp.monitoring.profiler_store.ProfilerStore",
                     "db_url": store_url(app, "FLASK_PROFILER_DATABASE_URL", "profiler.db"),
-                    "app_version": app.config["APP_VERSION"]},
+                    "app_version": app.config["APP_VERSION"], "health_dir": health_dir(app)},
         "basicAuth": {"enabled": True},  # checked by _verify_password, not by flask-profiler
         "ignore": ["^/static/", "^/dashboard", "^/_debug_toolbar", "^" + URL_PREFIX],
         "endpointRoot": URL_PREFIX.strip("/"),

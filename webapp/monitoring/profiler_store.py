@@ -79,7 +79,8 @@ class ProfilerStore(BaseStorage):
         self.engine = store_engine(conf["db_url"])
         metadata.create_all(self.engine)
         self.version = conf.get("app_version")
-        self.writer = BatchWriter(self.engine, measurements, "flask_profiler")
+        self.writer = BatchWriter(self.engine, measurements, "flask_profiler",
+                                  health_dir=conf.get("health_dir"))
 
     def insert(self, measurement: dict) -> None:
         self.writer.put({

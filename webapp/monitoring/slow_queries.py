@@ -15,7 +15,7 @@ from flask import current_app, request
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
 
-from webapp.monitoring.stores import store_engine, store_url
+from webapp.monitoring.stores import health_dir, store_engine, store_url
 from webapp.monitoring.writer import BatchWriter
 
 logger = logging.getLogger("webapp.slow_queries")
@@ -63,7 +63,7 @@ def open_store(app) -> BatchWriter:
     """The slow-query table's writer for ``app`` (creates the table)."""
     engine = store_engine(store_url(app, "SLOW_QUERY_DATABASE_URL", "slow_queries.db"))
     metadata.create_all(engine)
-    return BatchWriter(engine, slow_query, "slow_queries")
+    return BatchWriter(engine, slow_query, "slow_queries", health_dir=health_dir(app))
 
 
 def init_app(app) -> None:

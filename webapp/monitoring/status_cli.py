@@ -3,6 +3,7 @@
 It reads the stores directly (never the request-time objects), so it works while
 the app is serving and for stores of profiles other than the running one.
 """
+import json
 import os
 
 import click
@@ -10,7 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, inspect, select, table
 
-from webapp.monitoring.stores import redacted_url, store_engine, store_url
+from webapp.monitoring.stores import health_dir, redacted_url, store_engine, store_url
 from webapp.monitoring.wsgi_profiler import list_profiles, profile_dir
 
 monitoring = AppGroup("monitoring", help="Inspect the monitoring stores.")
@@ -34,6 +35,23 @@ def count_rows(url: str, names) -> dict[str, int | None]:
                            if name in existing else None) for name in names}
     finally:
         engine.dispose()
+
+
+def writer_health(app) -> dict[str, dict]:
+    """Per writer name: rows written and dropped, summed over the processes that reported."""
+    totals: dict[str, dict] = {}
+    directory = health_dir(app)
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        try:
+            with open(os.path.join(directory, name)) as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        entry = totals.setdefault(name.rsplit("-", 1)[0], {"written": 0, "dropped": 0, "last_error": None})
+        entry["written"] += data.get("written", 0)
+        entry["dropped"] += data.get("dropped", 0)
+        entry["last_error"] = data.get("last_error") or entry["last_error"]
+    return totals
 
 
 def store_status(app) -> list[dict]:
@@ -64,6 +82,12 @@ def status_command():
         state = "on" if entry["enabled"] else "off"
         counts = ", ".join(f"{name}: {'-' if n is None else n}" for name, n in entry["counts"].items())
         click.echo(f"{entry['tool']:<26} [{state:>3}] {entry['store']}\n{'':<33}{counts}")
+    health = writer_health(current_app)
+    if health:
+        click.echo("writers (summed over stopped processes):")
+        for name, data in health.items():
+            error = f"; last error: {data['last_error']}" if data["last_error"] else ""
+            click.echo(f"  {name:<16} written {data['written']}, dropped {data['dropped']}{error}")
 
 
 @monitoring.command("init")

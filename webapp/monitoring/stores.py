@@ -26,6 +26,11 @@ def store_url(app, config_key: str, filename: str) -> str:
     return f"sqlite:///{os.path.abspath(os.path.join(directory, filename))}"
 
 
+def health_dir(app) -> str:
+    """Where each writer leaves its counts (written, dropped, last error) per process."""
+    return os.path.join(app.config["MONITORING_DIR"], "health")
+
+
 def store_engine(url: str, pooled: bool = True) -> Engine:
     """An engine for a monitoring store, tuned for concurrent writers on SQLite.
 

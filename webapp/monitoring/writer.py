@@ -9,6 +9,7 @@ queued so far is stored; it runs at interpreter exit, so a stopping worker loses
 nothing it had accepted.
 """
 import atexit
+import json
 import logging
 import os
 import queue
@@ -22,9 +23,13 @@ ERROR_LOG_INTERVAL_S = 60
 
 
 class BatchWriter:
-    def __init__(self, engine, table, name: str, max_queue: int = 50_000, batch: int = 500):
+    def __init__(self, engine, table, name: str, max_queue: int = 50_000, batch: int = 500,
+                 health_dir: str | None = None):
         self.engine, self.table, self.name = engine, table, name
         self.batch = batch
+        self.health_dir = health_dir
+        self._sqlite_path = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._inode = None
         self.queue: queue.Queue = queue.Queue(maxsize=max_queue)
         self.written = self.dropped = self.failures = 0
         self.last_error: str | None = None
@@ -32,7 +37,7 @@ class BatchWriter:
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
-        atexit.register(self.flush, timeout=10)
+        atexit.register(self.close)
 
     def put(self, row: dict) -> None:
         """Queue one row; never blocks, never raises."""
@@ -51,6 +56,23 @@ class BatchWriter:
         while self.queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self.queue.unfinished_tasks
+
+    def close(self) -> None:
+        """At exit: store what is queued, then leave the counts where ``status`` reads them."""
+        self.flush(timeout=10)
+        if self._thread is not None and self._pid == os.getpid():
+            self._save_health()
+
+    def _save_health(self) -> None:
+        if not self.health_dir:
+            return
+        try:
+            os.makedirs(self.health_dir, exist_ok=True)
+            path = os.path.join(self.health_dir, f"{self.name}-{os.getpid()}.json")
+            with open(path, "w") as handle:
+                json.dump({**self.stats(), "pid": os.getpid(), "at": time.time()}, handle)
+        except OSError:  # the disk may be the very thing that failed
+            pass
 
     def stats(self) -> dict:
         return {"written": self.written, "queued": self.queue.qsize(), "dropped": self.dropped,
@@ -82,14 +104,23 @@ class BatchWriter:
         delay = 0.05
         while True:
             try:
+                self._check_file()
                 with self.engine.begin() as conn:
                     conn.execute(insert(self.table), rows)
                 self.written += len(rows)
+                if self.last_error is not None:  # recovered: say so once
+                    logger.warning("monitoring store %s writes again (%d dropped meanwhile)",
+                                   self.name, self.dropped)
+                    self.last_error = None
+                    self._save_health()
                 return
             except Exception as exc:  # keep the rows, back off, try again
                 self.failures += 1
+                first = self.last_error is None
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 self._log_error(self.last_error)
+                if first:
+                    self._save_health()
                 if self.queue.full():  # nobody can queue meanwhile: give these up
                     self.dropped += len(rows)
                     return
@@ -97,10 +128,25 @@ class BatchWriter:
                 delay = min(delay * 2, 5.0)
                 self._recreate_schema()
 
+    def _check_file(self) -> None:
+        """A deleted or replaced SQLite file: pooled connections would keep writing into
+        the unlinked one, so reconnect and create the schema in the new file."""
+        if self._sqlite_path is None:
+            return
+        try:
+            inode = os.stat(self._sqlite_path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if self._inode is not None and inode != self._inode:
+            self.engine.dispose()
+            self._recreate_schema()
+            inode = os.stat(self._sqlite_path).st_ino
+        self._inode = inode
+
     def _recreate_schema(self) -> None:
         """A deleted SQLite file comes back empty: create the table again."""
         try:
-            self.table.metadata.create_all(self.engine, tables=[self.table])
+            self.table.metadata.create_all(self.engine)
         except Exception:  # still failing: the next attempt logs it
             pass
 

@@ -16,7 +16,7 @@ def _wants_json() -> bool:
 
 
 def bad_parameter(error: BadParameter):
-    return jsonify(error="bad_request", parameter=error.name, message=error.message), 400
+    return jsonify(error="bad_request", parameter=error.parameter, message=error.message), 400
 
 
 def http_error(error: HTTPException):

@@ -19,9 +19,9 @@ class BadParameter(BadRequest):
     An HTTPException, so the monitoring tools record a 400, not a server error.
     """
 
-    def __init__(self, name: str, message: str):
+    def __init__(self, parameter: str, message: str):
         super().__init__(message)
-        self.name = name
+        self.parameter = parameter
         self.message = message
 
 
