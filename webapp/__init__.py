@@ -1,4 +1,5 @@
 """The application factory: config layers, extensions, blueprints, monitoring."""
+import logging
 import os
 
 from flask import Flask
@@ -33,6 +34,7 @@ def create_app(profile: str | None = None, test_config: dict | None = None) -> F
     app.config["PROFILE"] = profile_class.PROFILE  # the class decides, not a stray APP_PROFILE
     _finish_config(app, profile_class)
 
+    _log_to_stderr()
     init_query_recording(app)  # must precede db.init_app
     db.init_app(app)
     app.register_blueprint(school_bp)
@@ -40,6 +42,16 @@ def create_app(profile: str | None = None, test_config: dict | None = None) -> F
     cli.init_app(app)
     init_monitoring(app)  # after the routes: the tools wrap the registered views
     return app
+
+
+def _log_to_stderr() -> None:
+    """Our loggers (slow queries, monitoring stores) print with time and level."""
+    logger = logging.getLogger("webapp")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _finish_config(app: Flask, profile_class: type) -> None:

@@ -5,11 +5,26 @@ it there); the dashboard and flask-profiler wrap views, so they come after the
 routes; the toolbar comes after them so its own views are not measured; the WSGI
 profiler wraps everything, so it comes last.
 """
+import importlib
+import logging
+
 from flask import Flask
 
 from webapp.monitoring import status_cli
 from webapp.monitoring.profiles_cli import profiles
 from webapp.monitoring.stores import schema_lock
+
+
+logger = logging.getLogger("webapp.monitoring")
+# In attach order: the toolbar after the view wrappers (its own views stay
+# unmeasured), the WSGI middleware last (it wraps everything).
+TOOLS = (
+    ("SLOW_QUERY_ENABLED", "slow_queries"),
+    ("DASHBOARD_ENABLED", "dashboard"),
+    ("FLASK_PROFILER_ENABLED", "profiler"),
+    ("DEBUG_TB_ENABLED", "toolbar"),
+    ("WSGI_PROFILER_ENABLED", "wsgi_profiler"),
+)
 
 
 def init_query_recording(app: Flask) -> None:
@@ -28,18 +43,14 @@ def init_monitoring(app: Flask) -> None:
 
 
 def _attach_tools(app: Flask) -> None:
-    if app.config.get("SLOW_QUERY_ENABLED"):
-        from webapp.monitoring import slow_queries
-        slow_queries.init_app(app)
-    if app.config.get("DASHBOARD_ENABLED"):
-        from webapp.monitoring import dashboard
-        dashboard.init_app(app)
-    if app.config.get("FLASK_PROFILER_ENABLED"):
-        from webapp.monitoring import profiler
-        profiler.init_app(app)
-    if app.config.get("DEBUG_TB_ENABLED") and app.config["PROFILE"] != "production":
-        from webapp.monitoring import toolbar  # after the view wrappers: its views stay unmeasured
-        toolbar.init_app(app)
-    if app.config.get("WSGI_PROFILER_ENABLED"):
-        from webapp.monitoring import wsgi_profiler
-        wsgi_profiler.init_app(app)
+    for key, module in TOOLS:
+        if key == "DEBUG_TB_ENABLED" and app.config["PROFILE"] == "production":
+            continue  # never, whatever the configuration says
+        if not app.config.get(key):
+            continue
+        try:
+            importlib.import_module(f"webapp.monitoring.{module}").init_app(app)
+        except Exception:  # the app outlives its monitoring, also at start
+            if app.config.get("TESTING"):
+                raise
+            logger.exception("%s could not start; the app runs without it", module)

@@ -24,6 +24,7 @@ Works around, in FMD 5.1:
 """
 import contextlib
 import io
+import logging
 
 import flask_monitoringdashboard as fmd
 import pytz
@@ -37,6 +38,7 @@ from webapp.monitoring.redaction import (redact_environ, redact_items, redact_ur
                                          sensitive_names)
 from webapp.monitoring.stores import redacted_url, store_engine, store_url
 
+logger = logging.getLogger("webapp.monitoring")
 URL_PREFIX = "/dashboard"
 ANONYMOUS_STATE_CHANGERS = (
     "prune_database_on_demand", "get_pruning_schedule", "get_database_size",
@@ -59,7 +61,12 @@ def init_app(app) -> None:
     cfg.group_by = _load_test_run  # load-test requests are grouped by their run
     engine = _bind_store(url)
     dashboard_writer.install(app, engine)
-    _sync_store(app)
+    try:
+        _sync_store(app)
+    except Exception:  # a read-only or locked store must not stop the app from starting
+        if app.config["TESTING"]:
+            raise
+        logger.exception("could not update the dashboard store's levels and login at start")
     _bind(app)
     dashboard_assets.init_app(app, fmd.blueprint.name)
     dashboard_login.init_app(app, fmd.blueprint.name)
@@ -121,9 +128,9 @@ def _stamp_level(_mapper, _connection, target) -> None:
 
 def _sync_store(app) -> None:
     """Apply the profile's level to known endpoints and make our login the admin user."""
-    from flask_monitoringdashboard.database import Endpoint, User, session_scope
+    from flask_monitoringdashboard.database import DBSession, Endpoint, User
 
-    with session_scope() as session:
+    with DBSession() as session, session.begin():
         session.execute(update(Endpoint).values(monitor_level=fmd.config.monitor_level))
         if not app.config["DASHBOARD_MANAGE_USER"]:
             return

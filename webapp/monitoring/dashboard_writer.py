@@ -39,7 +39,7 @@ class DroppedWrites:
         if time.monotonic() - self._last_log >= ERROR_LOG_INTERVAL_S:
             self._last_log = time.monotonic()
             logger.error("dashboard store write failed (%s); %d writes dropped so far",
-                         self.last_error, self.count)
+                         self.last_error, self.count, exc_info=exc)
 
 
 _state = {"writer": None, "dropped": DroppedWrites()}
