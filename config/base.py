@@ -19,6 +19,10 @@ class BaseConfig:
     MONITOR_PASSWORD_HASH: str | None = None
     # Where the monitoring stores live; None means the instance folder.
     MONITORING_DIR: str | None = None
+    # Retention of every monitoring store (webapp/monitoring/retention.py)
+    MONITORING_RETENTION_DAYS = 30
+    MONITORING_MAX_ROWS = 1_000_000
+    MONITORING_PRUNE_INTERVAL_S = 3600
     # Label stored with every monitoring record (app version + git revision when None).
     APP_VERSION: str | None = None
 

@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask
 
-from webapp.monitoring import status_cli
+from webapp.monitoring import retention, status_cli
 from webapp.monitoring.profiles_cli import profiles
 from webapp.monitoring.stores import schema_lock
 
@@ -38,6 +38,8 @@ def init_monitoring(app: Flask) -> None:
     app.extensions.setdefault("flask_perf_tools", {})
     with schema_lock(app.config["MONITORING_DIR"]):
         _attach_tools(app)
+    if app.extensions["flask_perf_tools"]:
+        retention.init_app(app)
     app.cli.add_command(profiles)
     app.cli.add_command(status_cli.monitoring)
 

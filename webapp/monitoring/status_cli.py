@@ -96,3 +96,18 @@ def init_command():
     for entry in store_status(current_app):
         if entry["enabled"]:
             click.echo(f"{entry['tool']}: {entry['store']}")
+
+
+@monitoring.command("prune")
+@click.option("--days", type=click.FloatRange(min=0), help="Keep this many days (default: config).")
+@click.option("--max-rows", type=click.IntRange(min=0), help="Keep at most this many rows per store.")
+def prune_command(days, max_rows):
+    """Delete monitoring data older or beyond the retention bounds."""
+    from webapp.monitoring.retention import prune
+
+    if days is not None:
+        current_app.config["MONITORING_RETENTION_DAYS"] = days
+    if max_rows is not None:
+        current_app.config["MONITORING_MAX_ROWS"] = max_rows
+    for table, count in prune(current_app).items():
+        click.echo(f"{table:<14} {count} rows deleted")
