@@ -2,7 +2,6 @@
 import ipaddress
 import json
 import os
-import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -14,29 +13,13 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 import config as profiles
+from webapp.cli_types import Duration
 from webapp.extensions import db
 from webapp.loadtest import SCENARIO_NAMES
 from webapp.loadtest.results import LoadTestResult, load_runs, recorded_counts, results_root
 from webapp.loadtest.server import GunicornServer, free_port, server_env
 from webapp.models import Class, Student
 from webapp.version import REPO_ROOT
-
-DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
-
-class Duration(click.ParamType):
-    name = "duration"
-
-    def convert(self, value, param, ctx):
-        match = DURATION.match(str(value).strip())
-        if not str(value).strip() or not match or not any(match.groups()):
-            self.fail(f"{value!r} is not a duration (examples: 30s, 2m, 1h30m, 45)", param, ctx)
-        hours, minutes, seconds = match.groups()
-        total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
-        if total <= 0:
-            self.fail("must be longer than 0s", param, ctx)
-        return total
-
 
 def check_target(url: str | None, allow_remote: bool) -> str | None:
     if url is None:

@@ -20,6 +20,7 @@ logger = logging.getLogger("webapp.monitoring")
 # unmeasured), the WSGI middleware last (it wraps everything).
 TOOLS = (
     ("SLOW_QUERY_ENABLED", "slow_queries"),
+    ("SLOW_QUERY_ENABLED", "nplusone"),
     ("DASHBOARD_ENABLED", "dashboard"),
     ("FLASK_PROFILER_ENABLED", "profiler"),
     ("DEBUG_TB_ENABLED", "toolbar"),
@@ -42,6 +43,10 @@ def init_monitoring(app: Flask) -> None:
         retention.init_app(app)
     app.cli.add_command(profiles)
     app.cli.add_command(status_cli.monitoring)
+    from webapp.monitoring import explain_cli  # imports the models: not at package import
+
+    app.cli.add_command(explain_cli.explain_command)
+    app.cli.add_command(explain_cli.db_group)
 
 
 def _attach_tools(app: Flask) -> None:

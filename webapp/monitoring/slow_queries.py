@@ -3,7 +3,7 @@
 Reads SLOW_QUERY_ENABLED, SLOW_QUERY_MS (default 100; 0 logs every query) and
 SLOW_QUERY_DATABASE_URL (default: slow_queries.db in the monitoring dir). Each slow
 query goes to the ``webapp.slow_queries`` logger with statement, parameters,
-duration and endpoint, and into the ``slow_query`` table with the dialect and the
+duration, endpoint and the EXPLAIN verdict (full scans, index hint), and into the ``slow_query`` table with the dialect and the
 driver-level parameters, so ``explain`` can run the same statement later. Rows are
 written by a background BatchWriter: the request never waits on the store.
 """
@@ -15,6 +15,7 @@ from flask import current_app, request
 from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
 
+from webapp.monitoring.explain import cached_verdict
 from webapp.monitoring.stores import health_dir, store_engine, store_url
 from webapp.monitoring.writer import BatchWriter
 
@@ -48,10 +49,13 @@ def _record_slow_queries(response):
     writer = app.extensions["flask_perf_slow_queries"]
     dialect = app.extensions["sqlalchemy"].engine.dialect.name
     version = app.config["APP_VERSION"]
+    engine = app.extensions["sqlalchemy"].engine
     for query in slow:
         duration_ms = query.duration * 1000
-        logger.warning("slow query %.1f ms on %s: %s; parameters=%r", duration_ms,
-                       request.endpoint, query.statement, query.parameters)
+        verdict = cached_verdict(engine, query.statement, query.parameters)
+        logger.warning("slow query %.1f ms on %s: %s; parameters=%r; plan: %s", duration_ms,
+                       request.endpoint, query.statement, query.parameters,
+                       verdict.summary() if verdict else "not explainable")
         writer.put({"recorded_at": time.time(), "endpoint": request.endpoint,
                     "method": request.method, "path": request.path[:512], "dialect": dialect,
                     "statement": query.statement, "parameters": _jsonable(query.parameters),

@@ -12,14 +12,16 @@ Works around, in flask-debugtoolbar 0.16:
 - its logging panel adds a root handler, hiding Flask's error log: ``app.logger``
   is created first;
 - it injects itself into every HTML page, the dashboards' included: not there.
+Beyond upstream, the SQL panel shows each SELECT's EXPLAIN verdict and index hint.
 """
 from flask import current_app, g, request
 from flask_debugtoolbar import DebugToolbarExtension
 from flask_debugtoolbar.panels.config_vars import ConfigVarsDebugPanel
+from flask_debugtoolbar.panels.sqlalchemy import SQLAlchemyDebugPanel, dump_query, get_queries
 from flask_debugtoolbar.panels.sqlalchemy import query_signer
-from flask_debugtoolbar.utils import format_sql
+from flask_debugtoolbar.utils import format_fname, format_sql
 from itsdangerous import BadSignature
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from webapp.monitoring import explain as explainer
 from webapp.monitoring.stores import redacted_url
@@ -32,7 +34,7 @@ PANELS = (
     "flask_debugtoolbar.panels.request_vars.RequestVarsDebugPanel",
     "webapp.monitoring.toolbar.RedactedConfigPanel",
     "flask_debugtoolbar.panels.template.TemplateDebugPanel",
-    "flask_debugtoolbar.panels.sqlalchemy.SQLAlchemyDebugPanel",
+    "webapp.monitoring.toolbar.VerdictSQLAlchemyPanel",
     "flask_debugtoolbar.panels.logger.LoggingPanel",
     "flask_debugtoolbar.panels.route_list.RouteListDebugPanel",
     "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel",
@@ -70,6 +72,30 @@ class RedactedConfigPanel(ConfigVarsDebugPanel):
         context = self.context.copy()
         context["config"] = redact_config(current_app.config)
         return self.render("panels/config_vars.html", context)
+
+
+class VerdictSQLAlchemyPanel(SQLAlchemyDebugPanel):
+    """The SQL panel with each SELECT's EXPLAIN verdict (full scans, index hint) under it."""
+
+    def content(self):
+        queries = get_queries()
+        if not queries:
+            return super().content()
+        engine = current_app.extensions["sqlalchemy"].engine
+        data = []
+        for query in queries:
+            sql = format_sql(query.statement, query.parameters)
+            signed = dump_query(query.statement, query.parameters)
+            if signed:
+                verdict = explainer.cached_verdict(engine, query.statement, query.parameters)
+                css = "flask-perf-verdict" + (" full-scan" if verdict and verdict.full_scans else "")
+                text = verdict.summary() if verdict else "not explainable"
+                sql = sql + Markup(f'<div class="{css}" style="margin-top:4px;font-weight:bold;'
+                                   f'color:{"#b00" if "full-scan" in css else "#070"}">'
+                                   f"{escape(text)}</div>")
+            data.append({"duration": query.duration, "sql": sql, "signed_query": signed,
+                         "location_long": query.location, "location": format_fname(query.location)})
+        return self.render("panels/sqlalchemy.html", {"queries": data})
 
 
 def _message(title: str, text: str, status: int):

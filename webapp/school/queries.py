@@ -9,23 +9,29 @@ from webapp.extensions import db
 from webapp.models import Class, Student, student_identifier
 
 
-def class_roster(class_id: int) -> list[Student]:
-    """Students enrolled in ``class_id``, by id."""
-    stmt = (
+def roster_statement(class_id: int):
+    return (
         select(Student)
         .join(student_identifier, student_identifier.c.student_id == Student.id)
         .where(student_identifier.c.class_id == class_id)
         .order_by(Student.id)
     )
-    return list(db.session.execute(stmt).scalars())
 
 
-def student_classes(student_id: int) -> list[Class]:
-    """Classes ``student_id`` is enrolled in, by name."""
-    stmt = (
+def student_classes_statement(student_id: int):
+    return (
         select(Class)
         .join(student_identifier, student_identifier.c.class_id == Class.id)
         .where(student_identifier.c.student_id == student_id)
         .order_by(Class.name)
     )
-    return list(db.session.execute(stmt).scalars())
+
+
+def class_roster(class_id: int) -> list[Student]:
+    """Students enrolled in ``class_id``, by id."""
+    return list(db.session.execute(roster_statement(class_id)).scalars())
+
+
+def student_classes(student_id: int) -> list[Class]:
+    """Classes ``student_id`` is enrolled in, by name."""
+    return list(db.session.execute(student_classes_statement(student_id)).scalars())
