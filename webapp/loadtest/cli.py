@@ -53,10 +53,12 @@ def check_target(url: str | None, allow_remote: bool) -> str | None:
 @click.option("--max-requests", type=click.IntRange(min=1), help="Stop after about this many requests.")
 @click.option("--spawn-rate", type=click.FloatRange(min=0, min_open=True),
               help="Users started per second (default: all at once).")
+@click.option("--version-label", help="Version the started server records (default: the app's "
+              "version); label before/after runs to compare them with `flask report`.")
 @click.pass_context
 @with_appcontext
 def loadtest(ctx, users, duration, rate, profile, url, allow_remote, scenario, workers,
-             max_requests, spawn_rate):
+             max_requests, spawn_rate, version_label):
     """Run a Locust load test; save results under instance/loadtests/."""
     if ctx.invoked_subcommand is not None:
         return
@@ -72,7 +74,7 @@ def loadtest(ctx, users, duration, rate, profile, url, allow_remote, scenario, w
     result = LoadTestResult(run_id=run_id, started_at=now.isoformat(), url=url or "",
                             profile=None if url else profile, scenario=scenario, users=users,
                             duration_s=duration, rate=rate, workers=workers,
-                            app_version=current_app.config["APP_VERSION"])
+                            app_version=version_label or current_app.config["APP_VERSION"])
     settings = {"users": users, "spawn_rate": spawn_rate or users, "duration_s": duration,
                 "rate": rate, "max_requests": max_requests, "scenario": scenario,
                 "results_dir": directory, "workers": workers, "master_port": free_port(),
@@ -83,6 +85,8 @@ def loadtest(ctx, users, duration, rate, profile, url, allow_remote, scenario, w
     else:
         env = server_env(current_app.instance_path, profile,
                          current_app.config["SQLALCHEMY_DATABASE_URI"])
+        if version_label:
+            env["APP_APP_VERSION"] = version_label
         with GunicornServer(env, os.path.join(directory, "server.log")) as server:
             click.echo(f"Load test {run_id}: {users} users on {server.url} "
                        f"(gunicorn -w 2, profile {profile}) for {duration:g}s")

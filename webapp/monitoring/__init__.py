@@ -47,6 +47,9 @@ def init_monitoring(app: Flask) -> None:
 
     app.cli.add_command(explain_cli.explain_command)
     app.cli.add_command(explain_cli.db_group)
+    from webapp.report.cli import report_command
+
+    app.cli.add_command(report_command)
 
 
 def _attach_tools(app: Flask) -> None:
