@@ -11,6 +11,7 @@ reaches the test client as an exception instead of a 500 page: both count as a 5
 """
 import os
 import re
+import signal
 import tempfile
 import traceback
 from urllib.parse import quote, urlencode
@@ -30,6 +31,7 @@ from webapp.seed import seed
 PASSWORD = "fuzz-pass-123"
 AUTH = ("admin", PASSWORD)
 OK = {200, 400, 404}
+SLOW_S = 3  # any request slower than this is a failure (ordinary ones take milliseconds)
 TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"\n]*", line ')
 
 # Hypothesis caches constants of local modules under .hypothesis/ in the working
@@ -106,18 +108,37 @@ def dashboard_client(fuzz_app):
 
 # --------------------------------------------------------------------------- helpers
 
+class SlowRequest(BaseException):
+    """Raised by SIGALRM in a request running too long (BaseException: FMD's
+    ``session_scope`` swallows every Exception)."""
+
+
+def _alarm(_signum, _frame):
+    raise SlowRequest
+
+
 def fetch(client, url, allowed=OK, **kwargs):
-    """GET ``url``; fail on an unexpected status, a raised exception or a traceback."""
+    """GET ``url``; fail on an unexpected status, a raised exception, a traceback in the
+    body, or a request running longer than SLOW_S seconds."""
     where = f"GET {url!r}" + (f" query_string={kwargs['query_string']!r}"
                               if "query_string" in kwargs else "")
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, SLOW_S)
     try:
-        response = client.get(url, **kwargs)
+        try:
+            response = client.get(url, **kwargs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except SlowRequest:
+        raise AssertionError(f"{where} still running after {SLOW_S} s (stopped)") from None
     except Exception as exc:  # propagated by the testing profile: a 500 for a real client
         # FMD stores the exception from a thread; Python 3.11's traceback formatting calls
         # ast.parse, whose recursion counter is shared between threads: let it finish first.
         wait_for_dashboard_threads()
         trace = "".join(traceback.format_exception(exc))
         raise AssertionError(f"{where} raised (a 500 in production):\n{trace}") from exc
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     body = response.get_data(as_text=True)
     assert response.status_code in allowed, (
         f"{where} answered {response.status_code}, expected one of {sorted(allowed)}:\n"

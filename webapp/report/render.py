@@ -26,11 +26,14 @@ def endpoint_lines(stats, versions) -> list[str]:
     return lines
 
 
-def text_report(report: dict) -> str:
-    out = ["== Endpoints (dashboard store; latency in ms)"]
-    out += endpoint_lines(report["stats"], report["versions"]) if report["versions"] else ["no requests recorded yet"]
+def text_report(report: dict, endpoints: bool = True) -> str:
+    out = []
+    if endpoints:
+        out = ["== Endpoints (dashboard store; latency in ms)"]
+        out += (endpoint_lines(report["stats"], report["versions"]) if report["versions"]
+                else ["no requests recorded yet"])
     if report.get("comparison") is not None:
-        out += ["", f"== {report['version']} against {report['against']} (p95)"]
+        out += ["", f"== {report['version']} against {report['against']} (p95)"][not out:]
         for row in report["comparison"]:
             out.append(f"{row['endpoint']:<18} {row['old_p95']:>8.1f} → {row['new_p95']:>8.1f} ms "
                        f"({row['change']:+.0f}%)")
@@ -95,7 +98,7 @@ def html_report(report: dict) -> str:
         series = [report["stats"][v][name] for v in report["versions"] if name in report["stats"][v]]
         body.append(f'<h3>{esc(name)}</h3><p class="legend">box: p25–p75, red: median, '
                     f"whiskers: p5–p95</p>{_box_svg(series)}")
-    body.append(f"<h2>Everything else</h2><pre>{esc(text_report({**report, 'versions': []}))}</pre>")
+    body.append(f"<h2>Everything else</h2><pre>{esc(text_report(report, endpoints=False))}</pre>")
     style = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:"
              "collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}"
              "pre{background:#f6f6f6;padding:1rem;overflow-x:auto}")
