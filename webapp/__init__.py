@@ -60,6 +60,10 @@ def _finish_config(app: Flask, profile_class: type) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     if not app.config.get("MONITORING_DIR"):
         app.config["MONITORING_DIR"] = app.instance_path
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # a file needs no liveness check; the ping costs a query per request
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
     app.config["APP_VERSION"] = app_version(app.config.get("APP_VERSION"))
     if profile_class.PROFILE == "production":
         app.config["DEBUG_TB_ENABLED"] = False  # never, whatever the environment says

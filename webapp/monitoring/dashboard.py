@@ -59,8 +59,8 @@ def init_app(app) -> None:
     cfg.brand_name = cfg.title_name = "flask-perf dashboard"
     cfg.enable_logging = False
     cfg.group_by = _load_test_run  # load-test requests are grouped by their run
-    engine = _bind_store(url)
-    dashboard_writer.install(app, engine)
+    _bind_store(url)
+    dashboard_writer.install(app, store_engine(url, pooled=False))
     try:
         _sync_store(app)
     except Exception:  # a read-only or locked store must not stop the app from starting
@@ -76,12 +76,12 @@ def init_app(app) -> None:
     app.extensions["flask_perf_tools"]["Flask-MonitoringDashboard"] = URL_PREFIX + "/"
 
 
-def _bind_store(url: str):
+def _bind_store(url: str) -> None:
     """Point FMD's session at our engine (first import creates FMD's own; replace it)."""
     from flask_monitoringdashboard import database as fmd_db
 
     if str(fmd_db.engine.url) != url or not getattr(fmd_db.engine, "_flask_perf", False):
-        engine = store_engine(url, pooled=False)
+        engine = store_engine(url, pooled=False, immediate=False)  # its pages read, then write
         engine._flask_perf = True
         fmd_db.Base.metadata.create_all(engine)
         fmd_db.engine.dispose()
@@ -90,7 +90,6 @@ def _bind_store(url: str):
     if not event.contains(fmd_db.Request, "before_insert", _stamp_version):
         event.listen(fmd_db.Request, "before_insert", _stamp_version)
         event.listen(fmd_db.Endpoint, "before_insert", _stamp_level)
-    return fmd_db.engine
 
 
 def _bind(app) -> None:

@@ -42,7 +42,7 @@ class DroppedWrites:
                          self.last_error, self.count, exc_info=exc)
 
 
-_state = {"writer": None, "dropped": DroppedWrites()}
+_state = {"writer": None, "engine": None, "dropped": DroppedWrites()}
 _one_writer = threading.RLock()
 
 
@@ -52,7 +52,7 @@ def safe_session_scope():
     from flask_monitoringdashboard.database import DBSession
 
     with _one_writer:
-        session = DBSession()
+        session = DBSession(bind=_state["engine"])  # BEGIN IMMEDIATE: waits for the lock
         try:
             yield session
             session.commit()
@@ -84,14 +84,15 @@ def queue_request(endpoint, duration, status_code, e_collector) -> None:
 
 
 def install(app, engine) -> BatchWriter:
-    """Route FMD's writes through ours (FMD's state is per process: the last app wins)."""
+    """Route FMD's writes through ours, on ``engine`` (a store engine that takes the write
+    lock when a transaction begins). FMD's state is per process: the last app wins."""
     from flask_monitoringdashboard.core import cache, measurement
     from flask_monitoringdashboard.core.profiler import (outlier_profiler, performance_profiler,
                                                          stacktrace_profiler)
     from flask_monitoringdashboard.database import Request
 
     writer = BatchWriter(engine, Request.__table__, "dashboard", health_dir=health_dir(app))
-    _state["writer"] = writer
+    _state["writer"], _state["engine"] = writer, engine
     for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
         module.session_scope = safe_session_scope
     measurement.start_performance_thread = queue_request

@@ -31,11 +31,14 @@ def health_dir(app) -> str:
     return os.path.join(app.config["MONITORING_DIR"], "health")
 
 
-def store_engine(url: str, pooled: bool = True) -> Engine:
+def store_engine(url: str, pooled: bool = True, immediate: bool = True) -> Engine:
     """An engine for a monitoring store, tuned for concurrent writers on SQLite.
 
     ``pooled=False`` gives SQLite a connection per use (NullPool): for writers that
     run one thread per request (FMD), which would otherwise exhaust a pool.
+    ``immediate=False`` keeps SQLite's deferred transactions: for readers that may
+    call a writer while their own transaction is open (FMD's pages flush its cache),
+    which would wait on themselves if every transaction took the write lock.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -44,8 +47,12 @@ def store_engine(url: str, pooled: bool = True) -> Engine:
                                               "check_same_thread": False},
                            **({} if pooled else {"poolclass": NullPool}))
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _begin_immediate)
+    event.listen(engine, "begin", _begin_immediate if immediate else _begin_deferred)
     return engine
+
+
+def _begin_deferred(conn) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _begin_immediate(conn) -> None:

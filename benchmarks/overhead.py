@@ -1,0 +1,151 @@
+"""Overhead of each monitoring configuration against the bare app, measured side by side.
+
+    .venv/bin/python benchmarks/overhead.py [--rounds 3] [--duration 10] [--connections 8]
+
+For every configuration (each profile, and each tool alone on top of ``bare``) it
+starts gunicorn with the same workers on a free loopback port, sends the same wrk
+load (mixed /roster and /my_class, benchmarks/mix.lua) after a discarded warm-up,
+and stops it. Configurations are interleaved and repeated; the table shows the
+median of the rounds and the ratio to ``bare`` from the same run. Results also go
+to benchmarks/results/overhead-<time>.json. Needs wrk (apt-get install wrk).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CONFIGS = {
+    "bare": {"APP_PROFILE": "bare"},
+    "production": {"APP_PROFILE": "production"},
+    "testing": {"APP_PROFILE": "testing"},
+    "development": {"APP_PROFILE": "development"},
+    "slow-query log": {"APP_PROFILE": "bare", "APP_SLOW_QUERY_ENABLED": "true"},
+    "flask-profiler": {"APP_PROFILE": "bare", "APP_FLASK_PROFILER_ENABLED": "true"},
+    "dashboard level 1": {"APP_PROFILE": "bare", "APP_DASHBOARD_ENABLED": "true",
+                          "APP_DASHBOARD_LEVEL": "1"},
+    "dashboard level 3": {"APP_PROFILE": "bare", "APP_DASHBOARD_ENABLED": "true",
+                          "APP_DASHBOARD_LEVEL": "3"},
+    "toolbar": {"APP_PROFILE": "bare", "APP_DEBUG_TB_ENABLED": "true"},
+    "ProfilerMiddleware": {"APP_PROFILE": "bare", "APP_WSGI_PROFILER_ENABLED": "true",
+                           "APP_WSGI_PROFILER_RESTRICTIONS": "[]"},
+}
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def flask(env: dict, *args: str) -> None:
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=300)
+
+
+def serve(env: dict, workers: int, port: int) -> subprocess.Popen:
+    flask(env, "monitoring", "init")
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/vendor/LICENSES.txt", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def wrk(port: int, seconds: float, connections: int) -> dict:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+                          "-s", str(ROOT / "benchmarks" / "mix.lua"), f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, check=True).stdout
+
+    def ms(label):
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": ms("50%"), "p99_ms": ms("99%"),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="configurations to run (bare is always run)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    names = ["bare"] + [n for n in CONFIGS if n != "bare" and (not args.only or n in args.only)]
+    work = Path(tempfile.mkdtemp(prefix="overhead-"))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    school = work / "school.db"
+    seed_env = {**base, "APP_PROFILE": "bare", "APP_INSTANCE_PATH": str(work / "seed"),
+                "APP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{school}"}
+    flask(seed_env, "seed")
+    flask(seed_env, "db", "indexes", "--apply")  # a fast app makes the monitoring cost visible
+    results = {name: [] for name in names}
+    for round_no in range(args.rounds):
+        order = names[round_no % len(names):] + names[:round_no % len(names)]
+        for name in order:
+            env = {**seed_env, **CONFIGS[name], "APP_INSTANCE_PATH": str(work / re.sub(r"\W", "-", name)),
+                   "APP_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
+            port = free_port()
+            proc = serve(env, args.workers, port)
+            try:
+                wrk(port, args.warmup, args.connections)
+                run = wrk(port, args.duration, args.connections)
+            finally:
+                stop(proc)
+            results[name].append(run)
+            print(f"round {round_no + 1} {name:<20} {run['rps']:8.1f} req/s  p50 {run['p50_ms']:6.1f} ms  "
+                  f"p99 {run['p99_ms']:6.1f} ms", flush=True)
+    bare = statistics.median(r["rps"] for r in results["bare"])
+    summary = []
+    for name in names:
+        runs = results[name]
+        rps = statistics.median(r["rps"] for r in runs)
+        summary.append({"config": name, "rps": round(rps, 1), "ratio": round(rps / bare, 2),
+                        "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+                        "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
+                        "non_2xx": sum(r["non_2xx"] for r in runs)})
+    print(f"\n{'configuration':<22} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8}")
+    for row in summary:
+        print(f"{row['config']:<22} {row['rps']:>8.1f} {row['ratio']:>6.2f} {row['p50_ms']:>8.1f} "
+              f"{row['p99_ms']:>8.1f}")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
+    out = ROOT / "benchmarks" / "results" / f"overhead-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"machine": machine, "args": vars(args), "summary": summary,
+                               "runs": results}, indent=2))
+    print(f"\nresults: {out}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
