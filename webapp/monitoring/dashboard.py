@@ -17,6 +17,8 @@ Works around, in FMD 5.1:
 - ``SECRET_KEY = "my-secret-key"`` when the app has none: ours always has one;
 - pages load AngularJS, angular-route, d3 and sunburst-chart from CDNs: served
   from the app (dashboard_assets.py);
+- bad path values in its JSON API answer 500 or run for minutes: checked first
+  (dashboard_guard.py);
 - outlier records keep every header and the whole WSGI environ, the config view
   shows the store URL with its password: redacted;
 - pruning and telemetry routes open to anonymous users: admin login required,
@@ -32,7 +34,7 @@ from flask import current_app, request
 from sqlalchemy import event, update
 
 from webapp.loadtest import RUN_HEADER
-from webapp.monitoring import dashboard_assets, dashboard_login, dashboard_writer
+from webapp.monitoring import dashboard_assets, dashboard_guard, dashboard_login, dashboard_writer
 from webapp.monitoring.credentials import credentials
 from webapp.monitoring.redaction import (redact_environ, redact_items, redact_url,
                                          sensitive_names)
@@ -71,6 +73,7 @@ def init_app(app) -> None:
     dashboard_assets.init_app(app, fmd.blueprint.name)
     dashboard_login.init_app(app, fmd.blueprint.name)
     _close_anonymous_routes(app)
+    dashboard_guard.init_app(app, fmd.blueprint.name)
     _redact_outliers()
     _redact_deploy_config(app)
     app.extensions["flask_perf_tools"]["Flask-MonitoringDashboard"] = URL_PREFIX + "/"

@@ -45,6 +45,9 @@ SUMMARY_SORT = {"count": COUNT, "method": measurements.c.method, "name": measure
                 **{c.name: c for c in SUMMARY_COLUMNS[3:]}}
 
 
+MAX_INT = 2**63 - 1  # SQLite's and MariaDB's BIGINT
+
+
 class BadCriteria(ValueError):
     """A query parameter of the profiler's API is malformed (answered 400)."""
 
@@ -104,7 +107,10 @@ class ProfilerStore(BaseStorage):
 
     def _page(self, criteria: dict, stmt, default_limit: int):
         limit = _number(criteria, "limit", default_limit, int)
-        stmt = stmt.offset(max(0, _number(criteria, "skip", 0, int)))
+        skip = _number(criteria, "skip", 0, int)
+        if not 0 <= skip <= MAX_INT:
+            raise BadCriteria("skip is out of range")
+        stmt = stmt.offset(skip)
         return stmt.limit(min(limit, 10_000)) if limit >= 0 else stmt
 
     def filter(self, criteria: dict | None = None):
@@ -119,6 +125,8 @@ class ProfilerStore(BaseStorage):
             ident = int(measurement_id)
         except (TypeError, ValueError):
             raise BadCriteria("measurement id must be an integer") from None
+        if not 0 <= ident <= MAX_INT:
+            raise MeasurementNotFound(f"no measurement {measurement_id}")
         with self.engine.connect() as conn:
             row = conn.execute(select(measurements).where(measurements.c.id == ident)).mappings().first()
         if row is None:
