@@ -6,7 +6,6 @@ import pytest
 from flask_debugtoolbar.panels.sqlalchemy import query_signer
 
 from webapp.extensions import db
-from webapp.seed import seed
 from tests.conftest import SMALL
 
 MY_CLASS_SQL = {
@@ -21,14 +20,12 @@ LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 
 
 @pytest.fixture
-def dev_app(make_app, backend, tmp_path):
-    app = make_app("development", SQLALCHEMY_DATABASE_URI=backend[1], TESTING=True,
+def dev_app(app, make_app, backend, tmp_path):
+    """The seeded database of ``app``, in a development app (toolbar on)."""
+    dev = make_app("development", SQLALCHEMY_DATABASE_URI=backend[1], TESTING=True,
                    MONITORING_DIR=str(tmp_path / "mon"))
-    with app.app_context():
-        seed(SMALL, reset=True)
-    yield app
-    with app.app_context():
-        db.drop_all()
+    yield dev
+    with dev.app_context():
         db.engine.dispose()
 
 

@@ -1,5 +1,5 @@
 """Views of the school blueprint."""
-from flask import Blueprint, abort, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 
 from webapp.extensions import db
 from webapp.models import Class, Student
@@ -21,9 +21,7 @@ def index():
 @bp.get("/roster")
 def roster():
     class_id = id_arg("class_id")
-    school_class = db.session.get(Class, class_id)
-    if school_class is None:
-        abort(404, description=f"class {class_id} does not exist")
+    school_class = db.get_or_404(Class, class_id, description=f"class {class_id} does not exist")
     students = class_roster(class_id)
     return jsonify(
         class_id=school_class.id,
@@ -35,8 +33,6 @@ def roster():
 @bp.get("/my_class")
 def my_class():
     student_id = id_arg("student_id")
-    student = db.session.get(Student, student_id)
-    if student is None:
-        abort(404, description=f"student {student_id} does not exist")
+    student = db.get_or_404(Student, student_id, description=f"student {student_id} does not exist")
     return render_template("school/my_class.html", student=student,
                            classes=student_classes(student_id))
