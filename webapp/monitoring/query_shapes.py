@@ -5,6 +5,7 @@ only in values share one shape; ``repeats`` finds, in one request's queries, sha
 run N times or more (N+1) and identical statements with identical parameters run
 more than once (duplicates).
 """
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ _IN_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=4096)  # an app runs few distinct statements: regexes once each
 def normalize(statement: str) -> str:
     text = _STRING.sub("?", statement or "")
     text = _PLACEHOLDER.sub("?", text)
