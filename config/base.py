@@ -38,6 +38,8 @@ class BaseConfig:
     DASHBOARD_SAMPLING_PERIOD_MS = 5  # level-3 stack sampler period
     DASHBOARD_OUTLIER_CONSTANT = 2.5
     DASHBOARD_MANAGE_USER = True
+    DASHBOARD_STACKS_IN_FLIGHT = 4  # level 3: profiled requests per process at once
+    DASHBOARD_STACK_SAMPLE_EVERY = 1  # level 3: profile every N-th request
 
     # flask-profiler (webapp/monitoring/profiler.py)
     FLASK_PROFILER_ENABLED = False

@@ -9,7 +9,8 @@ Works around, in FMD 5.1:
 - one global config and an engine fixed at first import: we build the engine
   ourselves (WAL, busy timeout) and rebind FMD's session to it for each app;
 - a thread per request and writes lost when the store is locked: batched,
-  retried, counted writes (dashboard_writer.py);
+  retried, counted writes (dashboard_writer.py); level-3 profiles within a budget
+  so they cannot fall behind (dashboard_sampling.py);
 - ``version_requested`` and the endpoint level frozen as column defaults at
   import: set per insert from the current config instead;
 - admin/admin created on first login, a login form without CSRF token or rate
@@ -34,7 +35,8 @@ from flask import current_app, request
 from sqlalchemy import event, update
 
 from webapp.loadtest import RUN_HEADER
-from webapp.monitoring import dashboard_assets, dashboard_guard, dashboard_login, dashboard_writer
+from webapp.monitoring import (dashboard_assets, dashboard_guard, dashboard_login,
+                               dashboard_sampling, dashboard_writer)
 from webapp.monitoring.credentials import credentials
 from webapp.monitoring.redaction import (redact_environ, redact_items, redact_url,
                                          sensitive_names)
@@ -63,6 +65,7 @@ def init_app(app) -> None:
     cfg.group_by = _load_test_run  # load-test requests are grouped by their run
     _bind_store(url)
     dashboard_writer.install(app, store_engine(url, pooled=False))
+    dashboard_sampling.install(app)
     try:
         _sync_store(app)
     except Exception:  # a read-only or locked store must not stop the app from starting
