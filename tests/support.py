@@ -105,7 +105,8 @@ def flush_monitoring(app) -> None:
     wait_for_dashboard_threads()
     dropped = app.extensions.get("flask_perf_dashboard_dropped")
     assert dropped is None or dropped.count == 0, dropped.last_error
-    for key in ("flask_perf_profiler", "flask_perf_slow_queries"):
+    for key in ("flask_perf_profiler", "flask_perf_slow_queries", "flask_perf_dashboard_writer",
+                "flask_perf_query_findings"):
         store = app.extensions.get(key)
         writer = getattr(store, "writer", store)
         if writer is not None:
