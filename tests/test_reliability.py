@@ -12,7 +12,6 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import pymysql
 import pytest
 from sqlalchemy import create_engine, text
 

@@ -109,5 +109,5 @@ def prune_command(days, max_rows):
         current_app.config["MONITORING_RETENTION_DAYS"] = days
     if max_rows is not None:
         current_app.config["MONITORING_MAX_ROWS"] = max_rows
-    for table, count in prune(current_app).items():
-        click.echo(f"{table:<14} {count} rows deleted")
+    for name, count in prune(current_app).items():
+        click.echo(f"{name:<14} {count} rows deleted")
