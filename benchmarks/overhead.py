@@ -75,6 +75,21 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
+def worker_cpu_s(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system, every thread) used so far by gunicorn's workers."""
+    import psutil
+    total = 0.0
+    for child in psutil.Process(proc.pid).children():
+        times = child.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
+    import psutil
+    return [round(child.memory_info().rss / 2**20, 1) for child in psutil.Process(proc.pid).children()]
+
+
 def wrk(port: int, seconds: float, connections: int) -> dict:
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
                           "-s", str(ROOT / "benchmarks" / "mix.lua"), f"http://127.0.0.1:{port}"],
@@ -120,13 +135,16 @@ def main() -> None:
             proc = serve(env, args.workers, port)
             try:
                 wrk(port, args.warmup, args.connections)
+                cpu_before = worker_cpu_s(proc)
                 run = wrk(port, args.duration, args.connections)
+                run["cpu_us"] = (worker_cpu_s(proc) - cpu_before) / max(run["requests"], 1) * 1e6
             finally:
                 stop(proc)
             results[name].append(run)
             print(f"round {round_no + 1} {name:<20} {run['rps']:8.1f} req/s  p50 {run['p50_ms']:6.1f} ms  "
-                  f"p99 {run['p99_ms']:6.1f} ms", flush=True)
+                  f"p99 {run['p99_ms']:6.1f} ms  worker CPU {run['cpu_us']:6.0f} µs/request", flush=True)
     bare = statistics.median(r["rps"] for r in results["bare"])
+    bare_cpu = statistics.median(r["cpu_us"] for r in results["bare"])
     summary = []
     for name in names:
         runs = results[name]
@@ -134,11 +152,14 @@ def main() -> None:
         summary.append({"config": name, "rps": round(rps, 1), "ratio": round(rps / bare, 2),
                         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
                         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
+                        "cpu_us": round(cpu := statistics.median(r["cpu_us"] for r in runs)),
+                        "cpu_ratio": round(bare_cpu / cpu, 2),
                         "non_2xx": sum(r["non_2xx"] for r in runs)})
-    print(f"\n{'configuration':<22} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"\n{'configuration':<22} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'CPU µs/req':>11} {'CPU ratio':>9}")
     for row in summary:
         print(f"{row['config']:<22} {row['rps']:>8.1f} {row['ratio']:>6.2f} {row['p50_ms']:>8.1f} "
-              f"{row['p99_ms']:>8.1f}")
+              f"{row['p99_ms']:>8.1f} {row['cpu_us']:>11} {row['cpu_ratio']:>9.2f}")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
     out = ROOT / "benchmarks" / "results" / f"overhead-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps({"machine": machine, "args": vars(args), "summary": summary,

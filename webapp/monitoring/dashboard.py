@@ -64,7 +64,7 @@ def init_app(app) -> None:
     cfg.enable_logging = False
     cfg.group_by = _load_test_run  # load-test requests are grouped by their run
     _bind_store(url)
-    dashboard_writer.install(app, store_engine(url, pooled=False))
+    dashboard_writer.install(app, url)
     dashboard_sampling.install(app)
     try:
         _sync_store(app)

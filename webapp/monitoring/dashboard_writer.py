@@ -20,7 +20,7 @@ import time
 
 from werkzeug.exceptions import HTTPException
 
-from webapp.monitoring.stores import health_dir
+from webapp.monitoring.stores import health_dir, store_engine
 from webapp.monitoring.writer import BatchWriter
 
 logger = logging.getLogger("webapp.monitoring")
@@ -83,16 +83,20 @@ def queue_request(endpoint, duration, status_code, e_collector) -> None:
         "time_requested": utc_now()})
 
 
-def install(app, engine) -> BatchWriter:
-    """Route FMD's writes through ours, on ``engine`` (a store engine that takes the write
-    lock when a transaction begins). FMD's state is per process: the last app wins."""
+def install(app, url: str) -> BatchWriter:
+    """Route FMD's writes through ours, into the store at ``url``. FMD's state is per
+    process: the last app wins.
+
+    The batch writer keeps its one connection (a pooled engine); FMD's own writes,
+    from a thread per request, get a connection per use, and both take the write
+    lock when their transaction begins."""
     from flask_monitoringdashboard.core import cache, measurement
     from flask_monitoringdashboard.core.profiler import (outlier_profiler, performance_profiler,
                                                          stacktrace_profiler)
     from flask_monitoringdashboard.database import Request
 
-    writer = BatchWriter(engine, Request.__table__, "dashboard", health_dir=health_dir(app))
-    _state["writer"], _state["engine"] = writer, engine
+    writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app))
+    _state["writer"], _state["engine"] = writer, store_engine(url, pooled=False)
     for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
         module.session_scope = safe_session_scope
     measurement.start_performance_thread = queue_request

@@ -1,0 +1,102 @@
+"""Per-request cost of a monitoring configuration, in one process, without a server.
+
+    .venv/bin/python benchmarks/inprocess.py production bare [--requests 3000] [--profile]
+
+Calls the WSGI app directly with the same /roster and /my_class mix as mix.lua,
+then waits for the monitoring writers to flush, so their background work counts.
+Prints wall and CPU microseconds per request (CPU of every thread of the
+process, so a busy machine disturbs it less than wall time); ``--profile`` adds a
+cProfile of the run (top functions by own time): the tool to find what a
+configuration costs before the server benchmark (overhead.py) says how much.
+"""
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.overhead import CONFIGS, flask  # noqa: E402
+
+
+def environ_for(path: str) -> dict:
+    from werkzeug.test import EnvironBuilder
+    return EnvironBuilder(path=path, base_url="http://127.0.0.1/",
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+
+
+def run(name: str, requests: int, school: Path, work: Path, profile: bool) -> float:
+    for key in [k for k in os.environ if k.startswith("APP_")]:
+        del os.environ[key]
+    os.environ.update(CONFIGS[name])
+    from webapp import create_app
+
+    app = create_app(None, {"INSTANCE_PATH": str(work / name.replace(" ", "-")),
+                            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{school}",
+                            "SECRET_KEY": "b" * 48, "MONITOR_PASSWORD": "benchmark-only-password"})
+    rng = random.Random(42)
+    paths = [f"/roster?class_id={rng.randint(1, 1000)}" if rng.random() < 0.5
+             else f"/my_class?student_id={rng.randint(1, 10000)}" for _ in range(requests)]
+    environs = [environ_for(p) for p in paths]
+
+    def start_response(status, headers, exc_info=None):
+        return lambda data: None
+
+    def loop(batch):
+        for environ in batch:
+            body = app(dict(environ), start_response)
+            for _ in body:
+                pass
+            getattr(body, "close", lambda: None)()
+
+    loop(environs[:200])  # warm-up: caches, connections, first FMD endpoint rows
+    profiler = cProfile.Profile() if profile else None
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    loop(environs)
+    for key, writer in app.extensions.items():
+        if key.startswith("flask_perf_") and hasattr(writer, "flush"):
+            writer.flush()
+    if profiler:
+        profiler.disable()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(os.environ.get("FILTER", ""), 35)
+        print(out.getvalue())
+    return elapsed / requests * 1e6, cpu / requests * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("configs", nargs="+", choices=sorted(CONFIGS))
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)  # set for the child runs
+    args = parser.parse_args()
+    if args.work:  # one configuration per process: the tools keep per-process state
+        wall, cpu = run(args.configs[0], args.requests, args.work / "school.db", args.work, args.profile)
+        print(f"{args.configs[0]:<22} {wall:8.0f} µs/request wall {cpu:8.0f} µs CPU (all threads)",
+              flush=True)
+        return
+    work = Path(tempfile.mkdtemp(prefix="inprocess-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    env.update(APP_PROFILE="bare", APP_INSTANCE_PATH=str(work / "seed"), APP_SECRET_KEY="b" * 48,
+               APP_SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'school.db'}")
+    flask(env, "seed")
+    flask(env, "db", "indexes", "--apply")
+    for name in args.configs:
+        subprocess.run([sys.executable, __file__, name, "--work", str(work), "--requests",
+                        str(args.requests)] + (["--profile"] if args.profile else []), check=True)
+
+
+if __name__ == "__main__":
+    main()
