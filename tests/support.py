@@ -85,6 +85,15 @@ def start_gunicorn(instance: Path, profile: str, workers: int = 2, **extra: str)
                          instance / f"gunicorn-{port}.log")
 
 
+def start_grading_service(directory: Path, latency_ms: float = 0) -> ServerProcess:
+    """The grading service (``python -m grading_service``) on a free port, ready."""
+    port = free_port()
+    argv = [sys.executable, "-m", "grading_service", "--port", str(port),
+            "--latency-ms", str(latency_ms)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return ServerProcess(argv, env, port, directory / f"grading-{port}.log").wait_ready("/health")
+
+
 def run_flask(instance: Path, profile: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
     """Run ``flask --app wsgi ARGS`` in a subprocess, as a user would."""
     return subprocess.run([venv_bin("flask"), "--app", "wsgi", *args], cwd=ROOT,

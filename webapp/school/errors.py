@@ -10,9 +10,12 @@ from werkzeug.exceptions import HTTPException
 from webapp.school.params import BadParameter
 from webapp.school.routes import JSON_PATHS
 
+# Everything under these is JSON too (the grading blueprint's report and job URLs).
+JSON_PREFIXES = ("/class_report",)
+
 
 def _wants_json() -> bool:
-    return request.path in JSON_PATHS
+    return request.path in JSON_PATHS or request.path.startswith(JSON_PREFIXES)
 
 
 def bad_parameter(error: BadParameter):
