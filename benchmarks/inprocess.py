@@ -32,10 +32,11 @@ def environ_for(path: str) -> dict:
                           environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
 
 
-def run(name: str, requests: int, school: Path, work: Path, profile: bool) -> float:
+def run(name: str, requests: int, school: Path, work: Path, profile: bool, extra: dict) -> tuple:
     for key in [k for k in os.environ if k.startswith("APP_")]:
         del os.environ[key]
     os.environ.update(CONFIGS[name])
+    os.environ.update(extra)
     from webapp import create_app
 
     app = create_app(None, {"INSTANCE_PATH": str(work / name.replace(" ", "-")),
@@ -80,10 +81,13 @@ def main() -> None:
     parser.add_argument("configs", nargs="+", choices=sorted(CONFIGS))
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="APP_KEY=VALUE",
+                        help="extra config on top of each configuration, e.g. APP_DASHBOARD_LEVEL=3")
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)  # set for the child runs
     args = parser.parse_args()
     if args.work:  # one configuration per process: the tools keep per-process state
-        wall, cpu = run(args.configs[0], args.requests, args.work / "school.db", args.work, args.profile)
+        wall, cpu = run(args.configs[0], args.requests, args.work / "school.db", args.work, args.profile,
+                        dict(item.split("=", 1) for item in args.set))
         print(f"{args.configs[0]:<22} {wall:8.0f} µs/request wall {cpu:8.0f} µs CPU (all threads)",
               flush=True)
         return
@@ -95,7 +99,8 @@ def main() -> None:
     flask(env, "db", "indexes", "--apply")
     for name in args.configs:
         subprocess.run([sys.executable, __file__, name, "--work", str(work), "--requests",
-                        str(args.requests)] + (["--profile"] if args.profile else []), check=True)
+                        str(args.requests)] + (["--profile"] if args.profile else [])
+                       + [f"--set={item}" for item in args.set], check=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ For every configuration (each profile, and each tool alone on top of ``bare``) i
 starts gunicorn with the same workers on a free loopback port, sends the same wrk
 load (mixed /roster and /my_class, benchmarks/mix.lua) after a discarded warm-up,
 and stops it. Configurations are interleaved and repeated; the table shows the
-median of the rounds and the ratio to ``bare`` from the same run. Results also go
-to benchmarks/results/overhead-<time>.json. Needs wrk (apt-get install wrk).
+median of the rounds and the ratio to ``bare`` from the same run, and the CPU the
+workers spent per request (all their threads, background writers included), a
+steadier figure than req/s on a shared machine. ``--memory N`` then sends N
+requests to a bare and a monitored server and compares the workers' resident
+memory. Results also go to benchmarks/results/overhead-<time>.json. Needs wrk
+(apt-get install wrk).
 """
 import argparse
 import json
@@ -41,7 +45,17 @@ CONFIGS = {
     "toolbar": {"APP_PROFILE": "bare", "APP_DEBUG_TB_ENABLED": "true"},
     "ProfilerMiddleware": {"APP_PROFILE": "bare", "APP_WSGI_PROFILER_ENABLED": "true",
                            "APP_WSGI_PROFILER_RESTRICTIONS": "[]"},
+    "dashboard level 3, every request": {"APP_PROFILE": "bare", "APP_DASHBOARD_ENABLED": "true",
+                                         "APP_DASHBOARD_LEVEL": "3",
+                                         "APP_DASHBOARD_STACKS_PER_SECOND": "0"},
+    "development, browser": {"APP_PROFILE": "development"},
+    "toolbar, browser": {"APP_PROFILE": "bare", "APP_DEBUG_TB_ENABLED": "true"},
 }
+# wrk sends no Accept header, so the toolbar (shown to browsers only) stays out of its
+# way; these configurations send a browser's, so every HTML page gets the toolbar.
+BROWSER = {"development, browser", "toolbar, browser"}
+MEMORY_CONFIGS = ("bare", "production", "development")
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 def free_port() -> int:
@@ -85,13 +99,16 @@ def worker_cpu_s(proc: subprocess.Popen) -> float:
     return total
 
 
-def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
+def worker_rss_mb(proc: subprocess.Popen, kind: str = "rss") -> list[float]:
+    """Each worker's resident (``rss``) or unique (``uss``: not shared with others) memory."""
     import psutil
-    return [round(child.memory_info().rss / 2**20, 1) for child in psutil.Process(proc.pid).children()]
+    return [round(getattr(child.memory_full_info(), kind) / 2**20, 1)
+            for child in psutil.Process(proc.pid).children()]
 
 
-def wrk(port: int, seconds: float, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+def wrk(port: int, seconds: float, connections: int, browser: bool = False) -> dict:
+    headers = ["-H", f"Accept: {BROWSER_ACCEPT}"] if browser else []
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", *headers,
                           "-s", str(ROOT / "benchmarks" / "mix.lua"), f"http://127.0.0.1:{port}"],
                          capture_output=True, text=True, check=True).stdout
 
@@ -106,42 +123,28 @@ def wrk(port: int, seconds: float, connections: int) -> dict:
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=10)
-    parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", nargs="*", help="configurations to run (bare is always run)")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk")
-    names = ["bare"] + [n for n in CONFIGS if n != "bare" and (not args.only or n in args.only)]
-    work = Path(tempfile.mkdtemp(prefix="overhead-"))
-    base = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-    school = work / "school.db"
-    seed_env = {**base, "APP_PROFILE": "bare", "APP_INSTANCE_PATH": str(work / "seed"),
-                "APP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{school}"}
-    flask(seed_env, "seed")
-    flask(seed_env, "db", "indexes", "--apply")  # a fast app makes the monitoring cost visible
+def config_env(seed_env: dict, work: Path, name: str) -> dict:
+    return {**seed_env, **CONFIGS[name], "APP_INSTANCE_PATH": str(work / re.sub(r"\W", "-", name)),
+            "APP_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
+
+
+def throughput(args, names: list[str], seed_env: dict, work: Path) -> list[dict]:
+    """Interleaved rounds of every configuration; the median per configuration."""
     results = {name: [] for name in names}
     for round_no in range(args.rounds):
         order = names[round_no % len(names):] + names[:round_no % len(names)]
         for name in order:
-            env = {**seed_env, **CONFIGS[name], "APP_INSTANCE_PATH": str(work / re.sub(r"\W", "-", name)),
-                   "APP_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
             port = free_port()
-            proc = serve(env, args.workers, port)
+            proc = serve(config_env(seed_env, work, name), args.workers, port)
             try:
-                wrk(port, args.warmup, args.connections)
+                wrk(port, args.warmup, args.connections, name in BROWSER)
                 cpu_before = worker_cpu_s(proc)
-                run = wrk(port, args.duration, args.connections)
+                run = wrk(port, args.duration, args.connections, name in BROWSER)
                 run["cpu_us"] = (worker_cpu_s(proc) - cpu_before) / max(run["requests"], 1) * 1e6
             finally:
                 stop(proc)
             results[name].append(run)
-            print(f"round {round_no + 1} {name:<20} {run['rps']:8.1f} req/s  p50 {run['p50_ms']:6.1f} ms  "
+            print(f"round {round_no + 1} {name:<34} {run['rps']:8.1f} req/s  p50 {run['p50_ms']:6.1f} ms  "
                   f"p99 {run['p99_ms']:6.1f} ms  worker CPU {run['cpu_us']:6.0f} µs/request", flush=True)
     bare = statistics.median(r["rps"] for r in results["bare"])
     bare_cpu = statistics.median(r["cpu_us"] for r in results["bare"])
@@ -154,16 +157,72 @@ def main() -> None:
                         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
                         "cpu_us": round(cpu := statistics.median(r["cpu_us"] for r in runs)),
                         "cpu_ratio": round(bare_cpu / cpu, 2),
-                        "non_2xx": sum(r["non_2xx"] for r in runs)})
-    print(f"\n{'configuration':<22} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} "
+                        "non_2xx": sum(r["non_2xx"] for r in runs), "runs": runs})
+    print(f"\n{'configuration':<34} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'CPU µs/req':>11} {'CPU ratio':>9}")
     for row in summary:
-        print(f"{row['config']:<22} {row['rps']:>8.1f} {row['ratio']:>6.2f} {row['p50_ms']:>8.1f} "
+        print(f"{row['config']:<34} {row['rps']:>8.1f} {row['ratio']:>6.2f} {row['p50_ms']:>8.1f} "
               f"{row['p99_ms']:>8.1f} {row['cpu_us']:>11} {row['cpu_ratio']:>9.2f}")
+    return summary
+
+
+def memory(args, seed_env: dict, work: Path) -> list[dict]:
+    """Resident memory of each worker after ``args.memory`` requests, bare vs monitored."""
+    rows = []
+    for name in MEMORY_CONFIGS:
+        port = free_port()
+        proc = serve(config_env(seed_env, work, name), args.workers, port)
+        try:
+            start_rss = worker_rss_mb(proc)
+            sent = 0
+            while sent < args.memory:
+                sent += wrk(port, 10, args.connections)["requests"]
+            rss, uss = worker_rss_mb(proc), worker_rss_mb(proc, "uss")
+        finally:
+            stop(proc)
+        rows.append({"config": name, "requests": sent, "rss_start_mb": start_rss, "rss_mb": rss,
+                     "uss_mb": uss})
+        print(f"memory {name:<14} after {sent:>7} requests: worker RSS {rss} MB (at start {start_rss}),"
+              f" unique {uss} MB", flush=True)
+    bare = max(rows[0]["rss_mb"])
+    for row in rows:
+        row["ratio"] = round(max(row["rss_mb"]) / bare, 2)
+        row["growth_mb"] = round(max(row["rss_mb"]) - max(row["rss_start_mb"]), 1)
+        print(f"memory {row['config']:<14} largest worker {max(row['rss_mb']):7.1f} MB  "
+              f"ratio to bare {row['ratio']:.2f}  grew {row['growth_mb']} MB during the run")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="configurations to run (bare is always run)")
+    parser.add_argument("--memory", type=int, default=0, metavar="N",
+                        help="also compare worker memory after N requests (bare, production, development)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    unknown = set(args.only or ()) - set(CONFIGS)
+    if unknown:
+        sys.exit(f"unknown configuration(s): {', '.join(sorted(unknown))}; known: {', '.join(CONFIGS)}")
+    names = ["bare"] + [n for n in CONFIGS if n != "bare" and (not args.only or n in args.only)]
+    work = Path(tempfile.mkdtemp(prefix="overhead-"))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    seed_env = {**base, "APP_PROFILE": "bare", "APP_INSTANCE_PATH": str(work / "seed"),
+                "APP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'school.db'}"}
+    flask(seed_env, "seed")
+    flask(seed_env, "db", "indexes", "--apply")  # a fast app makes the monitoring cost visible
+    summary = throughput(args, names, seed_env, work) if args.rounds else []
+    memory_rows = memory(args, seed_env, work) if args.memory else []
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
     out = ROOT / "benchmarks" / "results" / f"overhead-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"machine": machine, "args": vars(args), "summary": summary,
-                               "runs": results}, indent=2))
+    out.write_text(json.dumps({"machine": machine, "python": platform.python_version(),
+                               "args": vars(args), "summary": summary, "memory": memory_rows},
+                              indent=2))
     print(f"\nresults: {out}")
     shutil.rmtree(work, ignore_errors=True)
 

@@ -31,6 +31,7 @@ class BaseConfig:
     DEBUG_TB_HOSTS = ("127.0.0.1", "::1")
     DEBUG_TB_INTERCEPT_REDIRECTS = False
     DEBUG_TB_PROFILER_ENABLED = True
+    DEBUG_TB_PROFILER_ROWS = 150  # profiler panel: top functions by cumulative time
 
     # Flask-MonitoringDashboard (webapp/monitoring/dashboard.py)
     DASHBOARD_ENABLED = False
@@ -40,6 +41,7 @@ class BaseConfig:
     DASHBOARD_MANAGE_USER = True
     DASHBOARD_STACKS_IN_FLIGHT = 4  # level 3: profiled requests per process at once
     DASHBOARD_STACK_SAMPLE_EVERY = 1  # level 3: profile every N-th request
+    DASHBOARD_STACKS_PER_SECOND = 10  # level 3: at most this many profiles/s per process (0: no cap)
 
     # flask-profiler (webapp/monitoring/profiler.py)
     FLASK_PROFILER_ENABLED = False
@@ -52,3 +54,23 @@ class BaseConfig:
     # slow-query log (webapp/monitoring/slow_queries.py)
     SLOW_QUERY_ENABLED = False
     SLOW_QUERY_MS = 100
+
+    # External grading API and background jobs (webapp/grading/, grading_service/)
+    GRADING_SERVICE_URL = "http://127.0.0.1:5055"
+    GRADING_TIMEOUT_S = 2.0  # per call (connect and read); slower is a 504
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    REDIS_TIMEOUT_S = 2.0  # web side: a Redis that does not answer is a quick 503
+    JOBS_QUEUE = "flask-perf"
+    JOBS_TIMEOUT_S = 600  # a job running longer is stopped (and retried)
+    JOBS_RESULT_TTL_S = 86_400  # how long GET /class_report/jobs/<id> shows a result or error
+    JOBS_RETRY_MAX = 2  # further attempts of a failed job (0: none)
+    JOBS_RETRY_INTERVALS_S = (10, 60)  # wait before each retry (run by `flask worker`'s scheduler)
+    # Where the worker records each attempt; None means "SQLite jobs.db in the monitoring dir".
+    JOBS_DATABASE_URL: str | None = None
+
+    # Read replica (webapp/replica.py): reads of GET/HEAD requests go to it, the rest to
+    # the primary. None = off. SQLALCHEMY_BINDS={"replica": url} is accepted too.
+    READ_REPLICA_URL: str | None = None
+    READ_REPLICA_CONNECT_TIMEOUT_S = 2  # what a dead replica costs, once per retry interval
+    READ_REPLICA_RETRY_S = 30  # after a failed connect: primary only (one warning) this long
+    READ_REPLICA_STICKY_S = 5  # after a write, that client reads from the primary this long

@@ -15,6 +15,7 @@ from webapp.seed import seed
 def test_counts_stay_exact_while_stacks_are_sampled(make_app, tmp_path, every, in_flight, profiled):
     app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
                    DASHBOARD_STACK_SAMPLE_EVERY=every, DASHBOARD_STACKS_IN_FLIGHT=in_flight,
+                   DASHBOARD_STACKS_PER_SECOND=0,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
     with app.app_context():
         seed(SMALL, reset=True)
@@ -27,3 +28,35 @@ def test_counts_stay_exact_while_stacks_are_sampled(make_app, tmp_path, every, i
         with_stacks = conn.execute("SELECT COUNT(DISTINCT request_id) FROM StackLine").fetchone()[0]
     assert requests == 10
     assert with_stacks in profiled
+
+
+def test_stacks_per_second_is_a_token_bucket(monkeypatch):
+    from webapp.monitoring import dashboard_sampling as sampling
+
+    monkeypatch.setitem(sampling._state, "per_second", 2.0)
+    monkeypatch.setitem(sampling._state, "tokens", 2.0)
+    monkeypatch.setitem(sampling._state, "stamp", 100.0)
+    burst = [sampling._take_token(100.0) for _ in range(4)]
+    assert burst == [True, True, False, False]  # a burst gets the bucket, then nothing
+    assert sampling._take_token(100.3) is False  # 0.6 of a token back
+    assert sampling._take_token(100.5) is True  # 1.0: one more
+    assert [sampling._take_token(110.0) for _ in range(3)] == [True, True, False]  # capped at 2
+    monkeypatch.setitem(sampling._state, "per_second", 0.0)
+    assert all(sampling._take_token(110.0) for _ in range(100))  # 0: no cap
+
+
+def test_a_load_gets_a_steady_sample_and_every_request_counted(make_app, tmp_path):
+    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
+                   DASHBOARD_STACKS_PER_SECOND=3, DASHBOARD_STACKS_IN_FLIGHT=1000,
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
+    with app.app_context():
+        seed(SMALL, reset=True)
+    client = app.test_client()
+    for n in range(40):
+        assert client.get(f"/roster?class_id={n % 12 + 1}").status_code == 200
+    flush_monitoring(app)
+    with sqlite3.connect(tmp_path / "mon" / "dashboard.db") as conn:
+        requests = conn.execute("SELECT COUNT(*) FROM Request").fetchone()[0]
+        with_stacks = conn.execute("SELECT COUNT(DISTINCT request_id) FROM StackLine").fetchone()[0]
+    assert requests == 40
+    assert 3 <= with_stacks < 40

@@ -16,7 +16,8 @@ MY_CLASS_SQL = {
                 "student_identifier.class_id = classes.id WHERE student_identifier.student_id = "
                 "%(student_id_1)s ORDER BY classes.name", [{"student_id_1": 5}]),
 }
-LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": BROWSER_ACCEPT}
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_non_select_and_tampered_links_get_a_clear_message(dev_app):
 def test_toolbar_only_for_allowed_hosts(dev_app):
     client = dev_app.test_client()
     local = client.get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
-    remote = client.get("/my_class?student_id=5", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    remote = client.get("/my_class?student_id=5", environ_base={**LOCAL, "REMOTE_ADDR": "10.1.2.3"})
     assert "flDebugToolbar" in local
     assert "flDebug" not in remote.get_data(as_text=True)
 
@@ -110,3 +111,28 @@ def test_toolbar_stays_off_the_dashboards(dev_app):
     client = dev_app.test_client()
     login = client.get("/dashboard/login", environ_base=LOCAL)
     assert login.status_code == 200 and "flDebug" not in login.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_scripted_clients_do_not_pay_for_the_toolbar(dev_app, accept):
+    environ = {"REMOTE_ADDR": "127.0.0.1", **({"HTTP_ACCEPT": accept} if accept else {})}
+    page = dev_app.test_client().get("/my_class?student_id=5", environ_base=environ)
+    assert page.status_code == 200 and "roster?class_id=" in page.get_data(as_text=True)
+    assert "flDebug" not in page.get_data(as_text=True)
+
+
+def test_profiler_panel_shows_the_top_functions(dev_app):
+    dev_app.config["DEBUG_TB_PROFILER_ROWS"] = 5
+    page = dev_app.test_client().get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
+    assert re.search(r"Top 5 of \d{2,} functions by cumulative time", page)
+    panel = page[page.index("flask-perf-profiler-note"):]
+    assert len(re.findall(r"<tr", panel.split("</table>")[0])) == 5 + 1  # header row
+
+
+def test_versions_panel_is_rendered_once_per_process(dev_app, monkeypatch):
+    import importlib.metadata
+    client = dev_app.test_client()
+    first = client.get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: (_ for _ in ()).throw(AssertionError))
+    second = client.get("/my_class?student_id=6", environ_base=LOCAL).get_data(as_text=True)
+    assert "Flask-SQLAlchemy" in first and "Flask-SQLAlchemy" in second

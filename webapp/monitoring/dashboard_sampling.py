@@ -5,16 +5,21 @@ every 5 ms) and writes dozens of rows per request. Under load the writes fall
 behind, the threads pile up, and what is still queued at shutdown is lost: a
 10,000-request development load test kept 7,176 requests. Here a request gets the
 call-stack profile only while fewer than DASHBOARD_STACKS_IN_FLIGHT (default 4)
-profiled requests per process are running or waiting for their write, and only
-every DASHBOARD_STACK_SAMPLE_EVERY-th request (default 1). All the others take the
-level-1 path: their Request row is queued like any other, so counts stay exact.
+profiled requests per process are running or waiting for their write, only
+every DASHBOARD_STACK_SAMPLE_EVERY-th request (default 1), and at most
+DASHBOARD_STACKS_PER_SECOND per process (default 10; 0 = no cap; a token bucket,
+so a developer clicking through pages gets every request profiled, while a load
+test gets a steady sample instead of paying ~2 ms of sampling and writing for
+each request). All the others take the level-1 path: their Request row is queued
+like any other, so counts stay exact.
 """
 import functools
 import itertools
 import threading
 import time
 
-_state = {"in_flight": 0, "limit": 4, "every": 1, "counter": itertools.count()}
+_state = {"in_flight": 0, "limit": 4, "every": 1, "counter": itertools.count(),
+          "per_second": 10.0, "tokens": 10.0, "stamp": 0.0}
 _lock = threading.Lock()
 
 
@@ -22,8 +27,24 @@ def _take_slot() -> bool:
     with _lock:
         if next(_state["counter"]) % _state["every"] or _state["in_flight"] >= _state["limit"]:
             return False
+        if not _take_token(time.monotonic()):
+            return False
         _state["in_flight"] += 1
         return True
+
+
+def _take_token(now: float) -> bool:
+    """The per-second cap: a bucket of ``per_second`` tokens, refilled continuously."""
+    rate = _state["per_second"]
+    if not rate:
+        return True
+    tokens = min(rate, _state["tokens"] + (now - _state["stamp"]) * rate)
+    _state["stamp"] = now
+    if tokens < 1:
+        _state["tokens"] = tokens
+        return False
+    _state["tokens"] = tokens - 1
+    return True
 
 
 def _release_slot() -> None:
@@ -58,11 +79,17 @@ def add_wrapper3(endpoint, fun):
 
 def install(app) -> None:
     from flask_monitoringdashboard.core import measurement
+    from flask_monitoringdashboard.core.profiler import stacktrace_profiler
     from flask_monitoringdashboard.core.profiler.stacktrace_profiler import StacktraceProfiler
 
     _state["limit"] = int(app.config.get("DASHBOARD_STACKS_IN_FLIGHT", 4))
     _state["every"] = max(1, int(app.config.get("DASHBOARD_STACK_SAMPLE_EVERY", 1)))
+    _state["per_second"] = _state["tokens"] = max(0.0, float(app.config.get("DASHBOARD_STACKS_PER_SECOND", 10)))
     measurement.add_wrapper3 = add_wrapper3
+    # FMD's sampler keeps the frames below the one named ``wrapper`` in its own
+    # measurement.py; ours lives here, so without this only the view's header is stored.
+    stacktrace_profiler.FILENAME = __name__.replace(".", "/") + ".py"
+    stacktrace_profiler.FILENAME_LEN = len(stacktrace_profiler.FILENAME)
     stopped = StacktraceProfiler._on_thread_stopped
     if getattr(stopped, "_flask_perf", False):
         return
