@@ -57,7 +57,9 @@ def serve_command(host, port):
 
 def init_app(app) -> None:
     from webapp.loadtest.cli import loadtest
+    from webapp.replica_cli import replica_group
 
     app.cli.add_command(loadtest)
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(replica_group)

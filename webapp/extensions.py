@@ -3,11 +3,12 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
 from webapp.monitoring.toolbar import AppPagesToolbar
+from webapp.replica import RoutingSession
 
 
 class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})  # reads may use the replica
 toolbar = AppPagesToolbar()
