@@ -10,9 +10,13 @@ import logging
 
 from flask import Flask
 
-from webapp.monitoring import retention, status_cli
-from webapp.monitoring.profiles_cli import profiles
-from webapp.monitoring.stores import schema_lock
+from webapp.monitoring.dashboard_lazy import defer_scipy_stats
+
+defer_scipy_stats()  # before any module imports Flask-MonitoringDashboard (~70 MB per worker)
+
+from webapp.monitoring import retention, status_cli  # noqa: E402
+from webapp.monitoring.profiles_cli import profiles  # noqa: E402
+from webapp.monitoring.stores import schema_lock  # noqa: E402
 
 
 logger = logging.getLogger("webapp.monitoring")

@@ -20,6 +20,8 @@ Works around, in FMD 5.1:
   from the app (dashboard_assets.py);
 - bad path values in its JSON API answer 500 or run for minutes: checked first
   (dashboard_guard.py);
+- scipy.stats imported at load for one report function (~70 MB per worker):
+  deferred to first use (dashboard_lazy.py, called by the package);
 - outlier records keep every header and the whole WSGI environ, the config view
   shows the store URL with its password: redacted;
 - pruning and telemetry routes open to anonymous users: admin login required,
