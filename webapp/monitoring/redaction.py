@@ -4,6 +4,7 @@ Sensitive header names (``Authorization``, ``Cookie``, ``Set-Cookie`` and others
 extended by MONITOR_SENSITIVE_HEADERS) and field names (``password``, ``token`` ...,
 extended by MONITOR_SENSITIVE_FIELDS) keep their key; the value becomes ``[redacted]``.
 """
+import functools
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
@@ -23,7 +24,8 @@ def sensitive_names(config) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return headers, fields
 
 
-def _is_sensitive(name: str, words) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _is_sensitive(name: str, words: tuple[str, ...]) -> bool:
     name = name.lower().replace("_", "-")
     return any(word.replace("_", "-") in name for word in words)
 
