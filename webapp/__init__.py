@@ -5,7 +5,8 @@ import os
 from flask import Flask
 
 import config
-from webapp import cli, instance
+from webapp import cli, instance, replica
+from webapp import grading
 from webapp.extensions import db
 from webapp.monitoring import init_monitoring, init_query_recording
 from webapp.school import bp as school_bp
@@ -36,8 +37,10 @@ def create_app(profile: str | None = None, test_config: dict | None = None) -> F
 
     _log_to_stderr()
     init_query_recording(app)  # must precede db.init_app
+    replica.init_app(app)  # after query recording, before db.init_app
     db.init_app(app)
     app.register_blueprint(school_bp)
+    grading.init_app(app)  # /class_report and its background job
     school_errors.init_app(app)
     cli.init_app(app)
     init_monitoring(app)  # after the routes: the tools wrap the registered views

@@ -8,14 +8,19 @@
 - ``cli.py``      ``flask grading-service`` (the service itself is the top-level
   ``grading_service`` package)
 - ``routes.py``   the blueprint
+
+Nothing is imported at package import: ``webapp`` is imported by the Locust process
+before gevent patches the standard library, and requests/urllib3 imported that early
+break Locust's SSL setup (RecursionError).
 """
-from webapp.grading.cli import grading_service_command
-from webapp.grading.routes import bp
-from webapp.grading.worker import worker_command
 
 
 def init_app(app) -> None:
     """Register the routes and commands; clients connect on first use, not here."""
+    from webapp.grading.cli import grading_service_command
+    from webapp.grading.routes import bp
+    from webapp.grading.worker import worker_command
+
     app.register_blueprint(bp)
     app.cli.add_command(worker_command)
     app.cli.add_command(grading_service_command)
