@@ -25,7 +25,8 @@ def collect(app, version=None, against=None, versions_shown=3) -> dict:
     return {"stats": stats, "versions": versions, "version": version, "against": against,
             "comparison": compare(stats, version, against) if version and against else None,
             "load_tests": data.load_tests(app), "queries": queries,
-            "profiles": data.top_functions(app), "findings": data.query_findings(app)}
+            "profiles": data.top_functions(app), "findings": data.query_findings(app),
+            "bottlenecks": data.bottlenecks(app)}
 
 
 @click.command("report")

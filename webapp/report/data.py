@@ -2,13 +2,15 @@
 import math
 import pstats
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select, table, column
+from werkzeug.exceptions import HTTPException
 
 from webapp.loadtest.results import load_runs
 from webapp.monitoring.stores import store_engine, store_url
-from webapp.monitoring.wsgi_profiler import list_profiles, profile_dir
+from webapp.monitoring.wsgi_profiler import NAME, list_profiles, profile_dir
+from webapp.report.classify import Shares, StackRow, classify_profile, classify_stack
 
 PERCENTILES = (50, 95, 99)
 
@@ -105,3 +107,73 @@ def top_functions(app, files: int = 20, limit: int = 12) -> tuple[int, list[dict
 
 def load_tests(app) -> list[dict]:
     return load_runs(app)
+
+
+def bottlenecks(app, per_endpoint: int = 20, shown: int = 12) -> list[dict]:
+    """DB/I-O/CPU shares per endpoint, from the newest ``.prof`` files and level-3 stacks.
+
+    Rows ``{"endpoint", "source", "shares"}``, the endpoints with the most profiled
+    time first; an endpoint profiled both ways gets one row per source.
+    """
+    rows = _profile_bottlenecks(app, per_endpoint) + _stack_bottlenecks(app, per_endpoint)
+    rows.sort(key=lambda r: (-r["shares"].total / r["shares"].profiles, r["endpoint"], r["source"]))
+    return rows[:shown]
+
+
+def _profile_endpoint(adapter, filename: str) -> str | None:
+    """The endpoint a ``.prof`` file name's method and path route to (None if none)."""
+    match = NAME.match(filename)
+    if not match:
+        return None
+    path = "/" if match["path"] == "root" else "/" + match["path"].replace(".", "/")
+    try:
+        return adapter.match(path, method=match["method"])[0]
+    except HTTPException:  # 404s, redirects
+        return None
+
+
+def _profile_bottlenecks(app, per_endpoint: int) -> list[dict]:
+    adapter = app.url_map.bind("localhost")
+    files: dict[str, list[str]] = defaultdict(list)
+    for entry in list_profiles(profile_dir(app)):
+        endpoint = _profile_endpoint(adapter, entry.name)
+        if endpoint and len(files[endpoint]) < per_endpoint:
+            files[endpoint].append(entry.path)
+    rows = []
+    for endpoint, paths in files.items():
+        shares = replace(classify_profile(pstats.Stats(*paths)), profiles=len(paths))
+        rows.append({"endpoint": endpoint, "source": f"{len(paths)} .prof files", "shares": shares})
+    return rows
+
+
+def _stack_bottlenecks(app, per_endpoint: int) -> list[dict]:
+    engine = store_engine(store_url(app, "DASHBOARD_DATABASE_URL", "dashboard.db"))
+    request = table("Request", column("id"), column("endpoint_id"), column("status_code"))
+    endpoint = table("Endpoint", column("id"), column("name"))
+    line = table("StackLine", column("request_id"), column("code_id"), column("position"),
+                 column("indent"), column("duration"))
+    code = table("CodeLine", column("id"), column("filename"), column("function_name"))
+    profiled = (select(request.c.id, endpoint.c.name).join(endpoint, endpoint.c.id == request.c.endpoint_id)
+                .where(request.c.status_code < 400,
+                       request.c.id.in_(select(line.c.request_id).where(line.c.indent > 0)))
+                .order_by(request.c.id.desc()).limit(2000))
+    try:
+        with engine.connect() as conn:
+            chosen: dict[str, list[int]] = defaultdict(list)
+            for request_id, name in conn.execute(profiled):
+                if len(chosen[name]) < per_endpoint:
+                    chosen[name].append(request_id)
+            ids = [i for group in chosen.values() for i in group]
+            lines = (select(line.c.request_id, line.c.indent, line.c.duration, code.c.filename,
+                            code.c.function_name).join(code, code.c.id == line.c.code_id)
+                     .where(line.c.request_id.in_(ids)).order_by(line.c.request_id, line.c.position))
+            per_request = defaultdict(list)
+            for request_id, *row in (conn.execute(lines) if ids else ()):
+                per_request[request_id].append(StackRow(*row))
+    except Exception:  # no dashboard store (yet)
+        return []
+    finally:
+        engine.dispose()
+    return [{"endpoint": name, "source": f"{len(ids)} level-3 call stacks",
+             "shares": sum((classify_stack(per_request[i]) for i in ids), Shares(profiles=0))}
+            for name, ids in chosen.items()]

@@ -26,12 +26,28 @@ def endpoint_lines(stats, versions) -> list[str]:
     return lines
 
 
+def bottleneck_lines(rows: list[dict]) -> list[str]:
+    """Each endpoint's verdict (DB-, I/O- or CPU-bound) with its shares and remedy."""
+    out = ["", "== Which kind of bottleneck? (share of profiled time per endpoint)"]
+    if not rows:
+        out.append("no profiles yet: the profiling profile writes .prof files, the development "
+                   "profile level-3 call stacks")
+    for row in rows:
+        shares = row["shares"]
+        out.append(f"{row['endpoint'][:24]:<24} {shares.summary():<48} "
+                   f"[{row['source']}, {shares.total / shares.profiles * 1000:.0f} ms each]")
+        out.append(f"{'':<24} remedy: {shares.remedy}")
+    return out
+
+
 def text_report(report: dict, endpoints: bool = True) -> str:
+    """The terminal report; ``endpoints=False`` leaves out the per-endpoint tables (HTML has its own)."""
     out = []
     if endpoints:
         out = ["== Endpoints (dashboard store; latency in ms)"]
         out += (endpoint_lines(report["stats"], report["versions"]) if report["versions"]
                 else ["no requests recorded yet"])
+        out += bottleneck_lines(report.get("bottlenecks") or [])
     if report.get("comparison") is not None:
         out += ["", f"== {report['version']} against {report['against']} (p95)"][not out:]
         for row in report["comparison"]:
@@ -82,6 +98,19 @@ def _box_svg(series: list[EndpointStats]) -> str:
     return "".join(parts)
 
 
+def bottleneck_table(rows: list[dict]) -> str:
+    esc = html.escape
+    parts = ["<h2>Which kind of bottleneck?</h2>"]
+    if not rows:
+        return parts[0] + "<p>No profiles yet (profiling profile: .prof files; development: level 3).</p>"
+    parts.append("<table><tr><th>endpoint</th><th>verdict</th><th>profiled</th><th>remedy</th></tr>")
+    for row in rows:
+        shares = row["shares"]
+        parts.append(f"<tr><td>{esc(row['endpoint'])}</td><td>{esc(shares.summary())}</td>"
+                     f"<td>{esc(row['source'])}</td><td>{esc(shares.remedy)}</td></tr>")
+    return "".join(parts) + "</table>"
+
+
 def html_report(report: dict) -> str:
     esc = html.escape
     body = ["<h1>flask-perf report</h1>", "<h2>Endpoints</h2>",
@@ -98,6 +127,7 @@ def html_report(report: dict) -> str:
         series = [report["stats"][v][name] for v in report["versions"] if name in report["stats"][v]]
         body.append(f'<h3>{esc(name)}</h3><p class="legend">box: p25–p75, red: median, '
                     f"whiskers: p5–p95</p>{_box_svg(series)}")
+    body.append(bottleneck_table(report.get("bottlenecks") or []))
     body.append(f"<h2>Everything else</h2><pre>{esc(text_report(report, endpoints=False))}</pre>")
     style = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:"
              "collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}"

@@ -1,4 +1,5 @@
-"""The school blueprint: /, /roster (JSON) and /my_class (HTML)."""
+"""The school blueprint: /, /roster and /stats (JSON), /my_class (HTML)."""
+from webapp.school import stats  # noqa: F401  (registers /stats on bp)
 from webapp.school.routes import bp
 
 __all__ = ["bp"]

@@ -9,7 +9,7 @@ from webapp.school.queries import class_roster, student_classes
 bp = Blueprint("school", __name__, template_folder="templates")
 
 # Paths whose errors are JSON (the rest of the app answers HTML).
-JSON_PATHS = {"/roster"}
+JSON_PATHS = {"/roster", "/stats"}
 
 
 @bp.get("/")
