@@ -7,4 +7,4 @@ is that process; ``cli`` orchestrates the server, the run and the summary.
 RUN_HEADER = "X-Loadtest-Run"
 # Names of the scenarios in scenarios.SCENARIOS; kept here because importing
 # scenarios imports Locust, which must not happen in the Flask CLI process.
-SCENARIO_NAMES = ("default", "roster")
+SCENARIO_NAMES = ("default", "roster", "readwrite", "class_report", "class_report_jobs")

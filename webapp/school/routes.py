@@ -36,3 +36,6 @@ def my_class():
     student = db.get_or_404(Student, student_id, description=f"student {student_id} does not exist")
     return render_template("school/my_class.html", student=student,
                            classes=student_classes(student_id))
+
+
+from webapp.school import enrollments  # noqa: E402,F401  (registers /enrollments on bp)
