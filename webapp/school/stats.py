@@ -8,7 +8,8 @@ the roster's enrollments for both students of every pair. On the default seed
 (~100 students a class, ~10 classes each) that is ~5,000 pairs × 2 scans of ~1,000
 rows, a couple of hundred ms of pure Python: the bottleneck the profilers and
 ``flask report`` should attribute to CPU. The remedy is an algorithm (one
-``dict`` of sets built once makes it ~100× faster) or a background job.
+``dict`` of sets built once: ~4 ms instead of ~220 ms for 100 students) or a
+background job.
 """
 from itertools import combinations
 
