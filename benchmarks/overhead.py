@@ -30,6 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from webapp.loadtest.server import free_port  # noqa: E402
 BIN = Path(sys.executable).parent
 CONFIGS = {
     "bare": {"APP_PROFILE": "bare"},
@@ -56,13 +58,6 @@ CONFIGS = {
 BROWSER = {"development, browser", "toolbar, browser"}
 MEMORY_CONFIGS = ("bare", "production", "development")
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def flask(env: dict, *args: str) -> None:

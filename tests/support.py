@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from webapp.loadtest.server import free_port  # noqa: F401 - the tests' import point
+
 ROOT = Path(__file__).resolve().parent.parent
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
 
@@ -20,12 +22,6 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 def mariadb_available() -> bool:
     return port_open(MARIADB_HOST, MARIADB_PORT)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def venv_bin(name: str) -> str:

@@ -103,3 +103,37 @@ def test_two_recording_test_sessions_accumulate(tmp_path):
             assert conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == totals[-1]
     assert totals == [2, 4]
     assert len(labels[1]) == 2 and all("test-run" in label for label in labels[1])
+
+
+@pytest.mark.mariadb
+def test_a_real_innodb_deadlock_is_retried_not_reported(mariadb_database):
+    """Two transactions locking two rows in opposite order: InnoDB kills one (1213)."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    from webapp.monitoring.writer import is_transient
+
+    engine = create_engine(mariadb_database())
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"))
+        conn.execute(text("INSERT INTO t VALUES (1, 0), (2, 0)"))
+    errors, both_locked = [], threading.Barrier(2, timeout=10)
+
+    def lock(first, second):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE t SET v = v + 1 WHERE id = :i"), {"i": first})
+                both_locked.wait()
+                conn.execute(text("UPDATE t SET v = v + 1 WHERE id = :i"), {"i": second})
+        except Exception as exc:  # noqa: BLE001 - the deadlock victim
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lock, args=pair) for pair in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    engine.dispose()
+    assert len(errors) == 1 and is_transient(errors[0])
+    assert not is_transient(ValueError("not a database error"))

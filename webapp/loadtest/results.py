@@ -72,12 +72,20 @@ def recorded_counts(app, run_id: str, dashboard: bool, profiler: bool) -> dict:
     """Requests of ``run_id`` in the dashboard and flask-profiler stores (None: tool off)."""
     counts = {}
     if dashboard:
-        counts["dashboard"] = _count(store_url(app, "DASHBOARD_DATABASE_URL", "dashboard.db"),
-                                     "SELECT COUNT(*) FROM Request WHERE group_by = :run",
-                                     {"run": run_id})
+        counts["dashboard"] = dashboard_count(
+            store_url(app, "DASHBOARD_DATABASE_URL", "dashboard.db"), run_id)
     if profiler:
-        counts["flask_profiler"] = _count(
-            store_url(app, "FLASK_PROFILER_DATABASE_URL", "profiler.db"),
-            "SELECT COUNT(*) FROM measurements WHERE context LIKE :pattern",
-            {"pattern": f'%"{RUN_HEADER}": "{run_id}"%'})
+        counts["flask_profiler"] = profiler_count(
+            store_url(app, "FLASK_PROFILER_DATABASE_URL", "profiler.db"), run_id)
     return counts
+
+
+def dashboard_count(url: str, run_id: str) -> int | None:
+    """Requests of ``run_id`` in the dashboard store at ``url`` (grouped by the run header)."""
+    return _count(url, "SELECT COUNT(*) FROM Request WHERE group_by = :run", {"run": run_id})
+
+
+def profiler_count(url: str, run_id: str) -> int | None:
+    """Requests of ``run_id`` in the flask-profiler store at ``url`` (the header in the context)."""
+    return _count(url, "SELECT COUNT(*) FROM measurements WHERE context LIKE :pattern",
+                  {"pattern": f'%"{RUN_HEADER}": "{run_id}"%'})

@@ -7,12 +7,15 @@ store is locked. Here:
   (no thread per request, batched inserts, retried while the store is down);
   requests whose view raised a real error still take FMD's path, which also
   stores the exception;
+- its cache flush (each endpoint's last request time) is retried when MariaDB
+  resolves a deadlock by rolling it back;
 - every other FMD write (level 3 call stacks, outliers, exceptions) goes through
   a ``session_scope`` that never raises, counts what it drops and logs once a
   minute, and lets one FMD thread per process write at a time: with a thread per
   request, dozens of open write transactions starved of the GIL held SQLite's
   lock past the busy timeout under load.
 """
+import atexit
 import contextlib
 import logging
 import threading
@@ -21,23 +24,21 @@ import time
 from werkzeug.exceptions import HTTPException
 
 from webapp.monitoring.stores import health_dir, store_engine
-from webapp.monitoring.writer import BatchWriter
+from webapp.monitoring.writer import BatchWriter, Throttle, is_transient
 
 logger = logging.getLogger("webapp.monitoring")
-ERROR_LOG_INTERVAL_S = 60
 
 
 class DroppedWrites:
     def __init__(self):
         self.count = 0
         self.last_error: str | None = None
-        self._last_log = 0.0
+        self._log = Throttle()
 
     def add(self, exc: Exception) -> None:
         self.count += 1
         self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if time.monotonic() - self._last_log >= ERROR_LOG_INTERVAL_S:
-            self._last_log = time.monotonic()
+        if self._log.due():
             logger.error("dashboard store write failed (%s); %d writes dropped so far",
                          self.last_error, self.count, exc_info=exc)
 
@@ -83,6 +84,35 @@ def queue_request(endpoint, duration, status_code, e_collector) -> None:
         "time_requested": utc_now()})
 
 
+def flush_cache(attempts: int = 5) -> None:
+    """FMD's ``flush_cache`` (each endpoint's last request time, written at exit and by
+    its pages), retried when MariaDB picks it as a deadlock victim: workers flushing at
+    once while others insert their requests deadlock now and then, and the stock
+    scope would give the update up."""
+    from flask_monitoringdashboard.core import cache
+    from flask_monitoringdashboard.database import DBSession
+    from flask_monitoringdashboard.database.endpoint import update_last_requested
+
+    times = sorted((name, info.last_requested) for name, info in list(cache.memory_cache.items())
+                   if info.last_requested)
+    for attempt in range(attempts):
+        with _one_writer:
+            session = DBSession(bind=_state["engine"])
+            try:
+                for name, when in times:
+                    update_last_requested(session, name, when)
+                session.commit()
+                return
+            except Exception as exc:
+                session.rollback()
+                if attempt == attempts - 1 or not is_transient(exc):
+                    _state["dropped"].add(exc)
+                    return
+            finally:
+                session.close()
+        time.sleep(0.02 * 2 ** attempt)
+
+
 def install(app, url: str) -> BatchWriter:
     """Route FMD's writes through ours, into the store at ``url``. FMD's state is per
     process: the last app wins.
@@ -101,6 +131,9 @@ def install(app, url: str) -> BatchWriter:
     for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
         module.session_scope = safe_session_scope
     measurement.start_performance_thread = queue_request
+    if cache.flush_cache is not flush_cache:
+        atexit.unregister(cache.flush_cache)  # fmd.bind registers cache.flush_cache: ours
+        cache.flush_cache = flush_cache
     app.extensions["flask_perf_dashboard_writer"] = writer
     app.extensions["flask_perf_dashboard_dropped"] = _state["dropped"]
     return writer

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import inspect, text
 
-from webapp.monitoring.stores import store_engine, store_url
+from webapp.monitoring.stores import sqlite_file_missing, store_engine, store_url
 
 logger = logging.getLogger("webapp.monitoring")
 # store key, default file, main table, time column (unix seconds or datetime), children
@@ -70,7 +70,7 @@ def prune(app) -> dict[str, int]:
     deleted = {}
     for key, filename, table, column, children in STORES:
         url = store_url(app, key, filename)
-        if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        if sqlite_file_missing(url):
             continue
         deleted[table] = prune_store(url, table, column, children, days, max_rows)
     return deleted

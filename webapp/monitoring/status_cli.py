@@ -11,7 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, inspect, select, table
 
-from webapp.monitoring.stores import health_dir, redacted_url, store_engine, store_url
+from webapp.monitoring.stores import (health_dir, redacted_url, sqlite_file_missing, store_engine,
+                                      store_url)
 from webapp.monitoring.wsgi_profiler import list_profiles, profile_dir
 
 monitoring = AppGroup("monitoring", help="Inspect the monitoring stores.")
@@ -62,7 +63,7 @@ def store_status(app) -> list[dict]:
     status = []
     for tool, key, filename, tables in STORES:
         url = store_url(app, key, filename)
-        local = url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):])
+        local = sqlite_file_missing(url)
         counts = {name: None for name in tables} if local else count_rows(url, tables)
         status.append({"tool": tool, "store": redacted_url(url), "enabled": enabled[tool],
                        "counts": counts})

@@ -26,6 +26,11 @@ def store_url(app, config_key: str, filename: str) -> str:
     return f"sqlite:///{os.path.abspath(os.path.join(directory, filename))}"
 
 
+def sqlite_file_missing(url: str) -> bool:
+    """True for a SQLite store whose file is not there (yet): nothing to read or prune."""
+    return url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):])
+
+
 def health_dir(app) -> str:
     """Where each writer leaves its counts (written, dropped, last error) per process."""
     return os.path.join(app.config["MONITORING_DIR"], "health")

@@ -26,6 +26,32 @@ ERROR_LOG_INTERVAL_S = 60
 DEFAULT_LINGER_S = 0.25
 
 
+# MySQL/MariaDB: deadlock, lock wait timeout. InnoDB rolls the transaction back and
+# expects the client to run it again; under load from several workers this is routine.
+TRANSIENT_ERRORS = (1213, 1205)
+
+
+def is_transient(exc: Exception) -> bool:
+    """A deadlock or lock timeout: retry at once, no alarm."""
+    code = getattr(getattr(exc, "orig", None), "args", (None,))[0]
+    return code in TRANSIENT_ERRORS
+
+
+class Throttle:
+    """``due()`` is true at most once per ``interval_s``: one log line, not one per request."""
+
+    def __init__(self, interval_s: float = ERROR_LOG_INTERVAL_S):
+        self.interval_s = interval_s
+        self._last = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.interval_s:
+            return False
+        self._last = now
+        return True
+
+
 class BatchWriter:
     def __init__(self, engine, table, name: str, max_queue: int = 50_000, batch: int = 1000,
                  health_dir: str | None = None, linger_s: float = DEFAULT_LINGER_S):
@@ -36,9 +62,9 @@ class BatchWriter:
         self._sqlite_path = engine.url.database if engine.dialect.name == "sqlite" else None
         self._inode = None
         self.queue: queue.Queue = queue.Queue(maxsize=max_queue)
-        self.written = self.dropped = self.failures = 0
+        self.written = self.dropped = self.failures = self.retried = 0
         self.last_error: str | None = None
-        self._last_error_log = 0.0
+        self._error_log = Throttle()
         self._lock = threading.Lock()
         self._pid = None
         self._thread = None
@@ -82,7 +108,7 @@ class BatchWriter:
 
     def stats(self) -> dict:
         return {"written": self.written, "queued": self.queue.qsize(), "dropped": self.dropped,
-                "failures": self.failures, "last_error": self.last_error}
+                "failures": self.failures, "retried": self.retried, "last_error": self.last_error}
 
     def _ensure_thread(self) -> None:
         if self._pid == os.getpid() and self._thread is not None:
@@ -123,6 +149,10 @@ class BatchWriter:
                     self._save_health()
                 return
             except Exception as exc:  # keep the rows, back off, try again
+                if is_transient(exc):
+                    self.retried += 1
+                    time.sleep(0.01)
+                    continue
                 self.failures += 1
                 first = self.last_error is None
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -159,8 +189,6 @@ class BatchWriter:
             pass
 
     def _log_error(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_error_log >= ERROR_LOG_INTERVAL_S:
-            self._last_error_log = now
+        if self._error_log.due():
             logger.error("monitoring store %s: %s (dropped so far: %d)", self.name, message,
                          self.dropped)
