@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.conftest import SMALL
+from tests.support import run_flask
 from webapp.extensions import db
 from webapp.replica import COOKIE, EXTENSION
 from webapp.replica_pair import ReplicaPair, missing_binaries
@@ -299,3 +300,24 @@ def test_enrollment_bodies_never_fail(client, body, method):
     response = getattr(client, method)("/enrollments", json=body)
     assert response.status_code in {201, 204, 400, 404, 409}
     assert response.is_json or response.status_code == 204
+
+
+@pytest.mark.server
+def test_readwrite_load_reads_on_the_replica_from_gunicorn_workers(seeded, tmp_path):
+    """`flask loadtest --scenario readwrite` on gunicorn: readers' queries all ran on the
+    replica, the writers' read-back on the primary, and every read-back saw its write."""
+    for server in (seeded.primary, seeded.replica):
+        seeded.execute(server, "TRUNCATE mysql.general_log")
+    result = run_flask(tmp_path, "bare", "loadtest", "--profile", "bare", "--scenario", "readwrite",
+                       "--users", "5", "--duration", "8s", "--max-requests", "150",
+                       APP_SQLALCHEMY_DATABASE_URI=seeded.primary_url,
+                       APP_READ_REPLICA_URL=seeded.replica_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = tmp_path / "loadtests" / os.listdir(tmp_path / "loadtests")[0]
+    locust = json.loads((folder / "summary.json").read_text())["locust"]
+    assert locust["total"]["failures"] == 0, locust["failures"]
+    count = {e["name"]: e["requests"] for e in locust["endpoints"]}
+    assert count["/roster"] > 0 and count["/my_class [after write]"] > 0
+    assert ran_on(seeded, ROSTER_SQL.format("%")) == {"primary": 0, "replica": count["/roster"]}
+    assert ran_on(seeded, MY_CLASS_SQL.format("%")) == {
+        "primary": count["/my_class [after write]"], "replica": count["/my_class"]}
