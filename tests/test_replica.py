@@ -321,3 +321,22 @@ def test_readwrite_load_reads_on_the_replica_from_gunicorn_workers(seeded, tmp_p
     assert ran_on(seeded, ROSTER_SQL.format("%")) == {"primary": 0, "replica": count["/roster"]}
     assert ran_on(seeded, MY_CLASS_SQL.format("%")) == {
         "primary": count["/my_class [after write]"], "replica": count["/my_class"]}
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+def test_concurrent_enrollments_of_one_pair_make_one_row(app, backend):
+    """The student's row lock serialises the duplicate check: one 201, the rest 409."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    classes = app.test_client().get("/my_class?student_id=4").get_data(as_text=True)
+    class_id = next(c for c in range(1, 13) if f'/roster?class_id={c}"' not in classes)
+
+    def enroll(_):
+        return app.test_client().post("/enrollments", json={"student_id": 4, "class_id": class_id})
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(r.status_code for r in pool.map(enroll, range(6)))
+    assert statuses == [201, 409, 409, 409, 409, 409]
+    page = app.test_client().get("/my_class?student_id=4").get_data(as_text=True)
+    assert page.count(f'/roster?class_id={class_id}"') == 1

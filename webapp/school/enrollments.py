@@ -8,8 +8,10 @@ the student's ``/my_class``), 204 for a removal.
 
 ``student_identifier`` has no unique constraint (its index would hide the demo's full
 scan), so two enrollments of one student are serialised by locking the student's row
-(``SELECT ... FOR UPDATE``) before the duplicate check. Writes always run on the
-primary, and the response makes the client's next reads use it (webapp/replica.py).
+(``SELECT ... FOR UPDATE``) before the duplicate check. SQLite has no row locks (it
+ignores FOR UPDATE): there, two simultaneous identical requests can still both insert.
+Writes always run on the primary, and the response makes the client's next reads use
+it (webapp/replica.py).
 """
 from flask import jsonify, request, url_for
 from sqlalchemy import delete, insert, select
