@@ -16,7 +16,7 @@ READ_REPLICA_STICKY_S seconds, longer than the replica usually lags.
 
 Replica down: its connect error (short connect timeout, pre-ping on checkout) sends the
 read to the primary, and the replica is not tried again for READ_REPLICA_RETRY_S: one
-warning per interval on ``webapp.replica``, one info line when it answers again.
+warning per interval (and process) on ``webapp.replica``, one info line when it answers again.
 
 Not a Flask-SQLAlchemy bind: it would register a "replica" metadata on ``db``, which
 ``create_all``/``drop_all`` then visit (connecting to the replica, and failing in any
