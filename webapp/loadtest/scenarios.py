@@ -11,7 +11,7 @@ import os
 import random
 import time
 
-from locust import HttpUser, events, task
+from locust import HttpUser, task
 
 from webapp.loadtest import RUN_HEADER
 
@@ -106,6 +106,7 @@ class ClassReportUser(HttpUser):
 JOB_POLL_S = 0.25
 JOB_DEADLINE_S = 300
 job_end_to_end_ms: list[float] = []  # jobs this process saw finish
+_reporting_envs: set[int] = set()
 
 
 class ClassReportJobUser(HttpUser):
@@ -116,7 +117,12 @@ class ClassReportJobUser(HttpUser):
     not a Locust request, so the dashboards' cross-check still counts only HTTP requests.
     """
 
-    on_start = SchoolUser.on_start
+    def on_start(self):
+        SchoolUser.on_start(self)
+        # flask loadtest's Environment has its own events, not locust.events: listen there
+        if id(self.environment) not in _reporting_envs:
+            _reporting_envs.add(id(self.environment))
+            self.environment.events.test_stop.add_listener(_print_job_times)
 
     @task
     def class_report_job(self):
@@ -147,7 +153,6 @@ def _json_field(response, name: str):
         return None
 
 
-@events.test_stop.add_listener
 def _print_job_times(**_kwargs):
     if not job_end_to_end_ms:
         return

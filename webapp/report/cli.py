@@ -7,6 +7,7 @@ from webapp.extensions import db
 from webapp.monitoring.explain import cached_verdict
 from webapp.monitoring.explain_cli import slowest_statements
 from webapp.report import data
+from webapp.report.jobs import job_stats
 from webapp.report.render import compare, html_report, text_report
 
 
@@ -26,7 +27,7 @@ def collect(app, version=None, against=None, versions_shown=3) -> dict:
             "comparison": compare(stats, version, against) if version and against else None,
             "load_tests": data.load_tests(app), "queries": queries,
             "profiles": data.top_functions(app), "findings": data.query_findings(app),
-            "bottlenecks": data.bottlenecks(app)}
+            "bottlenecks": data.bottlenecks(app), "jobs": job_stats(app)}
 
 
 @click.command("report")

@@ -3,6 +3,7 @@ import html
 import math
 
 from webapp.report.data import EndpointStats
+from webapp.report.jobs import job_lines
 
 
 def compare(stats, version: str, against: str) -> list[dict]:
@@ -59,6 +60,7 @@ def text_report(report: dict, endpoints: bool = True) -> str:
         out.append(f"{run['run_id']:<34} {run['profile'] or 'url':<12} {run['app_version'][:28]:<28} "
                    f"{total['requests']:>7} req {total['rps']:>7.1f}/s p50 {total['p50_ms']:.0f} "
                    f"p95 {total['p95_ms']:.0f} ms")
+    out += ["", *job_lines(report.get("jobs") or [])]
     out += ["", "== Slowest queries (slow-query log) with the EXPLAIN verdict"]
     for q in report["queries"]:
         out.append(f"{q['mean']:>8.1f} ms mean {q['count']:>6}× {q['shape'][:110]}")
