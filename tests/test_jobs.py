@@ -211,3 +211,13 @@ def test_job_urls_malformed_is_400_unknown_is_404(jobs_app, redis_connection):
             redis_connection.delete(key)
     response = client.get("/class_report/jobs")
     assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
+
+
+@sqlite_only
+def test_a_malformed_redis_url_is_a_clear_503_and_worker_error(app):
+    app.config["REDIS_URL"] = "localhost:6379"  # no scheme
+    response = app.test_client().post("/class_report/jobs?class_id=1")
+    assert response.status_code == 503
+    assert response.get_json()["message"].startswith("REDIS_URL is not a Redis URL")
+    worker = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert worker.exit_code == 1 and "REDIS_URL is not a Redis URL" in worker.output

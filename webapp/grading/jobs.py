@@ -46,16 +46,17 @@ def redis_connection(app, patient: bool = False) -> Redis:
     quick 503). ``patient`` (the worker) has no read timeout: it blocks on the queue,
     and RQ's work loop reconnects by itself, with backoff, when Redis goes away."""
     timeout = float(app.config["REDIS_TIMEOUT_S"])
-    if patient:
-        return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=timeout)
-    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=timeout,
-                          socket_timeout=timeout, retry=RedisRetry(NoBackoff(), 1))
+    options = {} if patient else {"socket_timeout": timeout, "retry": RedisRetry(NoBackoff(), 1)}
+    try:
+        return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=timeout, **options)
+    except ValueError as exc:  # no redis://, rediss:// or unix:// scheme
+        raise QueueUnavailable(f"REDIS_URL is not a Redis URL: {exc}") from None
 
 
 class JobQueue:
     def __init__(self, app, connection: Redis | None = None):
-        self.where = redacted_url(app.config["REDIS_URL"])
         self.connection = connection or redis_connection(app)
+        self.where = redacted_url(app.config["REDIS_URL"])
         self.queue = Queue(app.config["JOBS_QUEUE"], connection=self.connection)
         self.config = app.config
 

@@ -55,8 +55,8 @@ def enqueue():
 def job(job_id: str):
     if not JOB_ID.fullmatch(job_id):
         raise BadParameter("job_id", "job_id must be a job id as returned by POST /class_report/jobs")
-    queue = job_queue()
     try:
+        queue = job_queue()
         found = queue.fetch(job_id)
         if found is None:
             raise NotFound(f"job {job_id} does not exist (unknown or expired)")

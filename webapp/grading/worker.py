@@ -17,7 +17,7 @@ from rq.job import JobStatus
 from rq.worker import SimpleWorker
 
 from webapp.grading.job_runs import JobRunRecorder
-from webapp.grading.jobs import JobQueue, redis_connection
+from webapp.grading.jobs import JobQueue, QueueUnavailable, redis_connection
 from webapp.monitoring.stores import redacted_url
 
 
@@ -51,6 +51,8 @@ def run_worker(app, burst: bool = False, with_scheduler: bool = True) -> bool:
     """Work JOBS_QUEUE until stopped (or until it is empty with ``burst``)."""
     try:
         redis_connection(app).ping()  # fail fast; the worker's own connection is patient
+    except QueueUnavailable as exc:
+        raise click.ClickException(exc.message) from None
     except RedisError as exc:
         raise click.ClickException(f"cannot reach Redis at {redacted_url(app.config['REDIS_URL'])}"
                                    f" (REDIS_URL): {exc}") from None
