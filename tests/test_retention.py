@@ -2,6 +2,8 @@
 import sqlite3
 import time
 
+import pytest
+
 from tests.conftest import SMALL
 from tests.support import flush_monitoring
 from webapp.monitoring.retention import prune
@@ -48,3 +50,28 @@ def test_prune_is_not_reachable_over_http(make_app, tmp_path):
     app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"))
     rules = [r.rule for r in app.url_map.iter_rules()]
     assert not [r for r in rules if "prune" in r and not r.startswith("/dashboard/database_pruning")]
+
+
+@pytest.mark.mariadb
+def test_prune_a_shared_mariadb_store(make_app, tmp_path, mariadb_database):
+    """MariaDB quotes names with backticks: the same pruning, on shared stores."""
+    from sqlalchemy import create_engine, text
+
+    dashboard, profiler = mariadb_database(), mariadb_database()
+    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
+                   DASHBOARD_DATABASE_URL=dashboard, FLASK_PROFILER_DATABASE_URL=profiler,
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
+    with app.app_context():
+        seed(SMALL, reset=True)
+    client = app.test_client()
+    for class_id in range(1, 8):
+        assert client.get(f"/roster?class_id={class_id}").status_code == 200
+    flush_monitoring(app)
+    app.config["MONITORING_MAX_ROWS"] = 3
+    deleted = prune(app)
+    assert deleted["Request"] == 4 and deleted["measurements"] == 4
+    for url, table in ((dashboard, "Request"), (profiler, "measurements")):
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT COUNT(*) FROM `{table}`")).scalar_one() == 3
+        engine.dispose()

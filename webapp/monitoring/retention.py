@@ -23,12 +23,14 @@ STORES = (
      ("StackLine", "Outlier", "ExceptionOccurrence")),
     ("FLASK_PROFILER_DATABASE_URL", "profiler.db", "measurements", "started_at", ()),
     ("SLOW_QUERY_DATABASE_URL", "slow_queries.db", "slow_query", "recorded_at", ()),
+    ("SLOW_QUERY_DATABASE_URL", "slow_queries.db", "query_finding", "recorded_at", ()),
+    ("JOBS_DATABASE_URL", "jobs.db", "job_run", "recorded_at", ()),
 )
 
 
 def _cutoff_id(conn, table: str, max_rows: int) -> int | None:
     """Highest id to delete so that ``max_rows`` newest rows remain (None: nothing)."""
-    return conn.execute(text(f'SELECT id FROM "{table}" ORDER BY id DESC LIMIT 1 OFFSET :n'),
+    return conn.execute(text(f"SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET :n"),
                         {"n": max_rows}).scalar()
 
 
@@ -39,8 +41,10 @@ def prune_store(url: str, table: str, time_column: str, children, days: float, m
             return 0
         cutoff = datetime.now(timezone.utc) - timedelta(days=days)
         when = cutoff.replace(tzinfo=None) if table == "Request" else cutoff.timestamp()
+        quote = engine.dialect.identifier_preparer.quote  # "Request" on SQLite, `Request` on MariaDB
+        table, children = quote(table), [quote(child) for child in children]
         with engine.begin() as conn:
-            old = f'SELECT id FROM "{table}" WHERE {time_column} < :when'
+            old = f"SELECT id FROM {table} WHERE {time_column} < :when"
             params = {"when": when}
             if (last := _cutoff_id(conn, table, max_rows)) is not None:
                 old += " OR id <= :last"
@@ -49,9 +53,9 @@ def prune_store(url: str, table: str, time_column: str, children, days: float, m
             for start in range(0, len(ids), 5000):
                 chunk = {"ids": ids[start:start + 5000]}
                 for child in children:
-                    conn.execute(text(f'DELETE FROM "{child}" WHERE request_id IN :ids')
+                    conn.execute(text(f"DELETE FROM {child} WHERE request_id IN :ids")
                                  .bindparams(_expanding()), chunk)
-                conn.execute(text(f'DELETE FROM "{table}" WHERE id IN :ids').bindparams(_expanding()),
+                conn.execute(text(f"DELETE FROM {table} WHERE id IN :ids").bindparams(_expanding()),
                              chunk)
         return len(ids)
     finally:

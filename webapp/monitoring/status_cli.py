@@ -22,7 +22,8 @@ STORES = (
     ("Flask-MonitoringDashboard", "DASHBOARD_DATABASE_URL", "dashboard.db",
      ("Request", "Endpoint", "Outlier", "StackLine")),
     ("flask-profiler", "FLASK_PROFILER_DATABASE_URL", "profiler.db", ("measurements",)),
-    ("slow-query log", "SLOW_QUERY_DATABASE_URL", "slow_queries.db", ("slow_query",)),
+    ("slow-query log", "SLOW_QUERY_DATABASE_URL", "slow_queries.db", ("slow_query", "query_finding")),
+    ("background jobs", "JOBS_DATABASE_URL", "jobs.db", ("job_run",)),
 )
 
 
