@@ -85,7 +85,8 @@ def test_explain_cli_reads_the_slow_query_log(dev_app, backend):
 def test_slow_query_log_and_toolbar_show_the_verdict(dev_app, caplog):
     client = dev_app.test_client()
     with caplog.at_level(logging.WARNING, logger="webapp.slow_queries"):
-        page = client.get("/my_class?student_id=4", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        page = client.get("/my_class?student_id=4",
+                          environ_base={"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": "text/html"})
     assert any("plan: student_identifier: FULL SCAN" in r.getMessage() for r in caplog.records)
     html = page.get_data(as_text=True)
     assert 'class="flask-perf-verdict full-scan"' in html and "CREATE INDEX ix_hint_" in html

@@ -35,7 +35,8 @@ def test_production_never_gets_the_toolbar(make_app, tmp_path, monkeypatch):
     assert "toolbar" not in attached(app)
     assert not any(r.rule.startswith("/_debug_toolbar") for r in app.url_map.iter_rules())
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'school.db'}"
-    page = app.test_client().get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    page = app.test_client().get("/", environ_base={"REMOTE_ADDR": "127.0.0.1",
+                                                    "HTTP_ACCEPT": "text/html"})
     assert page.status_code == 200 and "flDebug" not in page.get_data(as_text=True)
 
 
