@@ -8,24 +8,29 @@ from tests.support import flush_monitoring
 from webapp.seed import seed
 
 
+def send_rosters(make_app, tmp_path, count: int, **config) -> tuple[int, int]:
+    """(requests stored, requests with call stacks) after ``count`` /roster requests at level 3."""
+    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}", **config)
+    with app.app_context():
+        seed(SMALL, reset=True)
+    client = app.test_client()
+    for n in range(count):
+        assert client.get(f"/roster?class_id={n % 12 + 1}").status_code == 200
+    flush_monitoring(app)
+    with sqlite3.connect(tmp_path / "mon" / "dashboard.db") as conn:
+        return (conn.execute("SELECT COUNT(*) FROM Request").fetchone()[0],
+                conn.execute("SELECT COUNT(DISTINCT request_id) FROM StackLine").fetchone()[0])
+
+
 @pytest.mark.parametrize("every, in_flight, profiled", [
     (1, 1000, {10}), (2, 1000, {5}), (1, 0, {0}),
     (1, 1, set(range(1, 11))),  # a budget of one: profiled while the previous write is done
 ])
 def test_counts_stay_exact_while_stacks_are_sampled(make_app, tmp_path, every, in_flight, profiled):
-    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
-                   DASHBOARD_STACK_SAMPLE_EVERY=every, DASHBOARD_STACKS_IN_FLIGHT=in_flight,
-                   DASHBOARD_STACKS_PER_SECOND=0,
-                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
-    with app.app_context():
-        seed(SMALL, reset=True)
-    client = app.test_client()
-    for class_id in range(1, 11):
-        assert client.get(f"/roster?class_id={class_id}").status_code == 200
-    flush_monitoring(app)
-    with sqlite3.connect(tmp_path / "mon" / "dashboard.db") as conn:
-        requests = conn.execute("SELECT COUNT(*) FROM Request").fetchone()[0]
-        with_stacks = conn.execute("SELECT COUNT(DISTINCT request_id) FROM StackLine").fetchone()[0]
+    requests, with_stacks = send_rosters(make_app, tmp_path, 10, DASHBOARD_STACK_SAMPLE_EVERY=every,
+                                         DASHBOARD_STACKS_IN_FLIGHT=in_flight,
+                                         DASHBOARD_STACKS_PER_SECOND=0)
     assert requests == 10
     assert with_stacks in profiled
 
@@ -46,17 +51,7 @@ def test_stacks_per_second_is_a_token_bucket(monkeypatch):
 
 
 def test_a_load_gets_a_steady_sample_and_every_request_counted(make_app, tmp_path):
-    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
-                   DASHBOARD_STACKS_PER_SECOND=3, DASHBOARD_STACKS_IN_FLIGHT=1000,
-                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
-    with app.app_context():
-        seed(SMALL, reset=True)
-    client = app.test_client()
-    for n in range(40):
-        assert client.get(f"/roster?class_id={n % 12 + 1}").status_code == 200
-    flush_monitoring(app)
-    with sqlite3.connect(tmp_path / "mon" / "dashboard.db") as conn:
-        requests = conn.execute("SELECT COUNT(*) FROM Request").fetchone()[0]
-        with_stacks = conn.execute("SELECT COUNT(DISTINCT request_id) FROM StackLine").fetchone()[0]
+    requests, with_stacks = send_rosters(make_app, tmp_path, 40, DASHBOARD_STACKS_PER_SECOND=3,
+                                         DASHBOARD_STACKS_IN_FLIGHT=1000)
     assert requests == 40
     assert 3 <= with_stacks < 40

@@ -117,17 +117,18 @@ def install(app, url: str) -> BatchWriter:
     """Route FMD's writes through ours, into the store at ``url``. FMD's state is per
     process: the last app wins.
 
-    Both engines keep their connections (pooled; opening a SQLite connection in WAL
-    mode and closing it costs more than the writes): the batch writer's thread
-    uses one, FMD's own writes take turns (``_one_writer``) on the other; both take
-    the write lock when their transaction begins."""
+    The batch writer keeps its connection (opening a SQLite connection in WAL mode
+    and closing it costs more than the writes); FMD's own writes (level-3 stacks,
+    a few per second at most) take turns (``_one_writer``) on a connection each, so
+    a deleted or replaced store file is found again. Both take the write lock when
+    their transaction begins."""
     from flask_monitoringdashboard.core import cache, measurement
     from flask_monitoringdashboard.core.profiler import (outlier_profiler, performance_profiler,
                                                          stacktrace_profiler)
     from flask_monitoringdashboard.database import Request
 
     writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app))
-    _state["writer"], _state["engine"] = writer, store_engine(url)
+    _state["writer"], _state["engine"] = writer, store_engine(url, pooled=False)
     for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
         module.session_scope = safe_session_scope
     measurement.start_performance_thread = queue_request

@@ -60,7 +60,8 @@ def store_status(app) -> list[dict]:
     """One entry per store: tool, location, counts, and whether this profile attaches it."""
     enabled = {"Flask-MonitoringDashboard": app.config["DASHBOARD_ENABLED"],
                "flask-profiler": app.config["FLASK_PROFILER_ENABLED"],
-               "slow-query log": app.config["SLOW_QUERY_ENABLED"]}
+               "slow-query log": app.config["SLOW_QUERY_ENABLED"],
+               "background jobs": True}  # `flask worker` records every job it runs
     status = []
     for tool, key, filename, tables in STORES:
         url = store_url(app, key, filename)

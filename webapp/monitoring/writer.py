@@ -60,7 +60,7 @@ class BatchWriter:
         self._flush_now = threading.Event()
         self.health_dir = health_dir
         self._sqlite_path = engine.url.database if engine.dialect.name == "sqlite" else None
-        self._inode = None
+        self._inode = self._current_inode()  # the file its pooled connections have open
         self.queue: queue.Queue = queue.Queue(maxsize=max_queue)
         self.written = self.dropped = self.failures = self.retried = 0
         self.last_error: str | None = None
@@ -162,6 +162,7 @@ class BatchWriter:
                 if self.queue.full():  # nobody can queue meanwhile: give these up
                     self.dropped += len(rows)
                     return
+                self.engine.dispose()  # a connection that saw the fault may keep failing
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 self._recreate_schema()
@@ -171,15 +172,20 @@ class BatchWriter:
         the unlinked one, so reconnect and create the schema in the new file."""
         if self._sqlite_path is None:
             return
-        try:
-            inode = os.stat(self._sqlite_path).st_ino
-        except FileNotFoundError:
-            inode = None
-        if self._inode is not None and inode != self._inode:
+        inode = self._current_inode()
+        if inode != self._inode:
             self.engine.dispose()
             self._recreate_schema()
-            inode = os.stat(self._sqlite_path).st_ino
+            inode = self._current_inode()
         self._inode = inode
+
+    def _current_inode(self) -> int | None:
+        if self._sqlite_path is None:
+            return None
+        try:
+            return os.stat(self._sqlite_path).st_ino
+        except FileNotFoundError:
+            return None
 
     def _recreate_schema(self) -> None:
         """A deleted SQLite file comes back empty: create the table again."""
