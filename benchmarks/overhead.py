@@ -6,9 +6,9 @@ For every configuration (each profile, and each tool alone on top of ``bare``) i
 starts gunicorn with the same workers on a free loopback port, sends the same wrk
 load (mixed /roster and /my_class, benchmarks/mix.lua) after a discarded warm-up,
 and stops it. Configurations are interleaved and repeated; the table shows the
-median of the rounds and the ratio to ``bare`` from the same run, and the CPU the
-workers spent per request (all their threads, background writers included), a
-steadier figure than req/s on a shared machine. ``--memory N`` then sends N
+median req/s of the rounds, the median of each round's ratio to that round's
+``bare`` run, and the CPU the workers spent per request (all their threads,
+background writers included). ``--memory N`` then sends N
 requests to a bare and a monitored server and compares the workers' resident
 memory. Results also go to benchmarks/results/overhead-<time>.json. Needs wrk
 (apt-get install wrk).
@@ -141,13 +141,16 @@ def throughput(args, names: list[str], seed_env: dict, work: Path) -> list[dict]
             results[name].append(run)
             print(f"round {round_no + 1} {name:<34} {run['rps']:8.1f} req/s  p50 {run['p50_ms']:6.1f} ms  "
                   f"p99 {run['p99_ms']:6.1f} ms  worker CPU {run['cpu_us']:6.0f} µs/request", flush=True)
-    bare = statistics.median(r["rps"] for r in results["bare"])
-    bare_cpu = statistics.median(r["cpu_us"] for r in results["bare"])
+    bare_runs = results["bare"]
+    bare_cpu = statistics.median(r["cpu_us"] for r in bare_runs)
     summary = []
     for name in names:
         runs = results[name]
         rps = statistics.median(r["rps"] for r in runs)
-        summary.append({"config": name, "rps": round(rps, 1), "ratio": round(rps / bare, 2),
+        # each round's ratio to that round's bare run, then the median: drift between
+        # rounds (a shared VM's speed wanders by ±15 %) cancels out
+        ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, bare_runs))
+        summary.append({"config": name, "rps": round(rps, 1), "ratio": round(ratio, 2),
                         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
                         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
                         "cpu_us": round(cpu := statistics.median(r["cpu_us"] for r in runs)),

@@ -17,7 +17,6 @@ class ProductionConfig(BaseConfig):
     DEBUG_TB_ENABLED = False
     DASHBOARD_ENABLED = True
     DASHBOARD_LEVEL = 1
-    SQLALCHEMY_RECORD_QUERIES = True
     SLOW_QUERY_ENABLED = True
 
     @staticmethod

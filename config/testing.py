@@ -5,7 +5,6 @@ from config.base import BaseConfig
 class TestingConfig(BaseConfig):
     PROFILE = "testing"
     TESTING = True
-    SQLALCHEMY_RECORD_QUERIES = True
     DASHBOARD_ENABLED = True
     DASHBOARD_LEVEL = 1
     FLASK_PROFILER_ENABLED = True

@@ -49,3 +49,28 @@ def test_queries_under_the_threshold_are_not_logged(build, tmp_path, caplog):
     flush_monitoring(app)
     assert not [r for r in caplog.records if r.name == "webapp.slow_queries"]
     assert stored(tmp_path) == []
+
+
+@pytest.mark.parametrize("toolbar", [False, True])
+def test_the_recorder_without_the_toolbar_skips_the_stack_walk(make_app, tmp_path, toolbar):
+    """Flask-SQLAlchemy's recorder (with the calling line) only when the toolbar shows it."""
+    from flask import g
+
+    from webapp.monitoring.query_log import Query, recorded_queries
+
+    app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=toolbar,
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
+    with app.app_context():
+        seed(SMALL, reset=True)
+    seen = []
+    app.after_request(lambda response: seen.extend(recorded_queries()) or response)
+    with app.test_client() as client:
+        assert client.get("/roster?class_id=3").status_code == 200
+        assert ("_sqlalchemy_queries" in g) is toolbar  # Flask-SQLAlchemy's own list
+    assert app.config["SQLALCHEMY_RECORD_QUERIES"] is toolbar
+    assert len(seen) == 2 and all(q.duration >= 0 for q in seen)
+    assert any("student_identifier" in q.statement and list(q.parameters[0]) == [3] for q in seen)
+    if toolbar:
+        assert all("webapp/school/" in q.location for q in seen)  # the line the panel shows
+    else:
+        assert all(isinstance(q, Query) and q.location == "" for q in seen)

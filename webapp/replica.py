@@ -153,10 +153,9 @@ def make_engine(app: Flask, url: str) -> sa.Engine:
         options["connect_args"] = {**options.get("connect_args", {}),
                                    "connect_timeout": app.config["READ_REPLICA_CONNECT_TIMEOUT_S"]}
     engine = sa.create_engine(parsed, **options)
-    if app.config.get("SQLALCHEMY_RECORD_QUERIES"):
-        from flask_sqlalchemy import record_queries
+    from webapp.monitoring import query_log
 
-        record_queries._listen(engine)  # the same listener Flask-SQLAlchemy puts on its engines
+    query_log.listen(app, engine)  # the slow-query log and the toolbar see replica reads too
     return engine
 
 

@@ -33,8 +33,10 @@ TOOLS = (
 
 
 def init_query_recording(app: Flask) -> None:
-    """Turn on Flask-SQLAlchemy's recorded queries when a tool reads them."""
-    if app.config.get("DEBUG_TB_ENABLED") or app.config.get("SLOW_QUERY_ENABLED"):
+    """Turn on Flask-SQLAlchemy's recorded queries for the toolbar (it shows the line of
+    code of each statement); the slow-query log alone uses a lighter recorder
+    (query_log.py), unless SQLALCHEMY_RECORD_QUERIES is set anyway."""
+    if app.config.get("DEBUG_TB_ENABLED"):
         app.config["SQLALCHEMY_RECORD_QUERIES"] = True
 
 

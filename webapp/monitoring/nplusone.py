@@ -9,9 +9,9 @@ import logging
 import time
 
 from flask import current_app, request
-from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import Column, Float, Integer, String, Table, Text
 
+from webapp.monitoring.query_log import recorded_queries
 from webapp.monitoring.query_shapes import repeats
 from webapp.monitoring.slow_queries import metadata
 from webapp.monitoring.stores import health_dir, store_engine, store_url
@@ -32,7 +32,7 @@ query_finding = Table(
 
 
 def _check_request(response):
-    found = repeats(get_recorded_queries(), int(current_app.config["N_PLUS_ONE_THRESHOLD"]))
+    found = repeats(recorded_queries(), int(current_app.config["N_PLUS_ONE_THRESHOLD"]))
     writer = current_app.extensions["flask_perf_query_findings"]
     for item in found:
         logger.warning("%s on %s: %d × %s", item.kind.upper(), request.endpoint, item.count, item.shape)

@@ -77,6 +77,8 @@ def _ignored(rule: str) -> bool:
 
 def _body(fields) -> str:
     """The body, decoded leniently; form fields and top-level JSON keys redacted."""
+    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+        return ""  # no body (every GET): nothing to read or decode
     if request.form or request.mimetype == "application/x-www-form-urlencoded":
         return ""  # the form's fields are stored, redacted, under "form"
     data = request.get_data(cache=True)

@@ -12,10 +12,11 @@ import logging
 import time
 
 from flask import current_app, request
-from flask_sqlalchemy.record_queries import get_recorded_queries
 from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
 
 from webapp.monitoring.explain import cached_verdict
+from webapp.monitoring import query_log
+from webapp.monitoring.query_log import recorded_queries
 from webapp.monitoring.stores import health_dir, store_engine, store_url
 from webapp.monitoring.writer import BatchWriter
 
@@ -43,7 +44,7 @@ def _jsonable(parameters):
 def _record_slow_queries(response):
     app = current_app
     threshold_s = float(app.config["SLOW_QUERY_MS"]) / 1000
-    slow = [q for q in get_recorded_queries() if q.duration >= threshold_s]
+    slow = [q for q in recorded_queries() if q.duration >= threshold_s]
     if not slow:
         return response
     writer = app.extensions["flask_perf_slow_queries"]
@@ -71,6 +72,12 @@ def open_store(app) -> BatchWriter:
 
 
 def init_app(app) -> None:
+    from webapp.extensions import db
+
+    if query_log.wanted(app):  # else Flask-SQLAlchemy records (SQLALCHEMY_RECORD_QUERIES)
+        with app.app_context():
+            for engine in db.engines.values():
+                query_log.listen(app, engine)
     app.extensions["flask_perf_slow_queries"] = open_store(app)
     app.after_request(_record_slow_queries)
     app.extensions["flask_perf_tools"][f"slow-query log (≥ {app.config['SLOW_QUERY_MS']} ms)"] = None
