@@ -123,33 +123,57 @@ def config_env(seed_env: dict, work: Path, name: str) -> dict:
             "APP_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
 
 
+def measure(args, seed_env: dict, work: Path, name: str) -> dict:
+    """One warm-up and one measured wrk run of configuration ``name`` on a fresh server."""
+    port = free_port()
+    proc = serve(config_env(seed_env, work, name), args.workers, port)
+    try:
+        wrk(port, args.warmup, args.connections, name in BROWSER)
+        cpu_before = worker_cpu_s(proc)
+        run = wrk(port, args.duration, args.connections, name in BROWSER)
+        run["cpu_us"] = (worker_cpu_s(proc) - cpu_before) / max(run["requests"], 1) * 1e6
+    finally:
+        stop(proc)
+    return run
+
+
 def throughput(args, names: list[str], seed_env: dict, work: Path) -> list[dict]:
-    """Interleaved rounds of every configuration; the median per configuration."""
+    """Interleaved rounds of every configuration; the median per configuration.
+
+    ``--paired`` runs bare right before each other configuration and takes the ratio
+    to that neighbour: slower, but the machine's drift between the two is small."""
     results = {name: [] for name in names}
+    pairs = {name: [] for name in names}  # (run, its bare neighbour) when paired
     for round_no in range(args.rounds):
-        order = names[round_no % len(names):] + names[:round_no % len(names)]
+        others = [n for n in names if n != "bare"]
+        k = round_no % len(others) if others else 0
+        order = others[k:] + others[:k]
+        if not args.paired:
+            order = ["bare"] + order if round_no % 2 == 0 else order + ["bare"]
         for name in order:
-            port = free_port()
-            proc = serve(config_env(seed_env, work, name), args.workers, port)
-            try:
-                wrk(port, args.warmup, args.connections, name in BROWSER)
-                cpu_before = worker_cpu_s(proc)
-                run = wrk(port, args.duration, args.connections, name in BROWSER)
-                run["cpu_us"] = (worker_cpu_s(proc) - cpu_before) / max(run["requests"], 1) * 1e6
-            finally:
-                stop(proc)
+            if args.paired:
+                results["bare"].append(neighbour := measure(args, seed_env, work, "bare"))
+            run = measure(args, seed_env, work, name)
             results[name].append(run)
+            if args.paired:
+                pairs[name].append((run, neighbour))
             print(f"round {round_no + 1} {name:<34} {run['rps']:8.1f} req/s  p50 {run['p50_ms']:6.1f} ms  "
-                  f"p99 {run['p99_ms']:6.1f} ms  worker CPU {run['cpu_us']:6.0f} µs/request", flush=True)
+                  f"p99 {run['p99_ms']:6.1f} ms  worker CPU {run['cpu_us']:6.0f} µs/request"
+                  + (f"  (bare just before: {neighbour['rps']:.1f})" if args.paired else ""), flush=True)
     bare_runs = results["bare"]
+    for name in names:
+        if name != "bare" and not args.paired:  # the same round's bare run
+            pairs[name] = list(zip(results[name], bare_runs))
+    pairs["bare"] = [(run, run) for run in bare_runs]
     bare_cpu = statistics.median(r["cpu_us"] for r in bare_runs)
     summary = []
     for name in names:
         runs = results[name]
         rps = statistics.median(r["rps"] for r in runs)
-        # each round's ratio to that round's bare run, then the median: drift between
-        # rounds (a shared VM's speed wanders by ±15 %) cancels out
-        ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, bare_runs))
+        # each run's ratio to its bare run (same round, or the one just before with
+        # --paired), then the median: drift between rounds (a shared VM's speed
+        # wanders by ±15 %) cancels out
+        ratio = statistics.median(r["rps"] / b["rps"] for r, b in pairs[name])
         summary.append({"config": name, "rps": round(rps, 1), "ratio": round(ratio, 2),
                         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
                         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
@@ -199,6 +223,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="configurations to run (bare is always run)")
+    parser.add_argument("--paired", action="store_true",
+                        help="run bare right before every other configuration and compare the two")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
                         help="also compare worker memory after N requests (bare, production, development)")
     args = parser.parse_args()

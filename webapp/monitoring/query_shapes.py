@@ -35,6 +35,8 @@ class Repeat:
 
 def repeats(queries, threshold: int) -> list[Repeat]:
     """N+1 shapes (run >= threshold times) and duplicates (same statement and parameters)."""
+    if len(queries) < 2 or (len(queries) < threshold and len({q.statement for q in queries}) == len(queries)):
+        return []  # the usual request: a few distinct statements, nothing to normalise
     shapes = Counter(normalize(q.statement) for q in queries)
     found = [Repeat("n+1", shape, n) for shape, n in shapes.items() if n >= threshold]
     exact = Counter((q.statement, repr(q.parameters)) for q in queries)
