@@ -135,7 +135,7 @@ class BatchWriter:
                 self.queue.task_done()
 
     def _write(self, rows: list[dict]) -> None:
-        delay = 0.05
+        delay, transient_tries = 0.05, 0
         while True:
             try:
                 self._check_file()
@@ -149,7 +149,8 @@ class BatchWriter:
                     self._save_health()
                 return
             except Exception as exc:  # keep the rows, back off, try again
-                if is_transient(exc):
+                transient_tries = transient_tries + 1 if is_transient(exc) else 0
+                if 0 < transient_tries <= 5:  # a deadlock victim: run it again at once
                     self.retried += 1
                     time.sleep(0.01)
                     continue
