@@ -84,7 +84,8 @@ def install(app) -> None:
 
     _state["limit"] = int(app.config.get("DASHBOARD_STACKS_IN_FLIGHT", 4))
     _state["every"] = max(1, int(app.config.get("DASHBOARD_STACK_SAMPLE_EVERY", 1)))
-    _state["per_second"] = _state["tokens"] = max(0.0, float(app.config.get("DASHBOARD_STACKS_PER_SECOND", 10)))
+    per_second = max(0.0, float(app.config.get("DASHBOARD_STACKS_PER_SECOND", 10)))
+    _state["per_second"] = _state["tokens"] = per_second
     measurement.add_wrapper3 = add_wrapper3
     # FMD's sampler keeps the frames below the one named ``wrapper`` in its own
     # measurement.py; ours lives here, so without this only the view's header is stored.
