@@ -6,8 +6,15 @@ Calls the WSGI app directly with the same /roster and /my_class mix as mix.lua,
 then waits for the monitoring writers to flush, so their background work counts.
 Prints wall and CPU microseconds per request (CPU of every thread of the
 process, so a busy machine disturbs it less than wall time); ``--profile`` adds a
-cProfile of the run (top functions by own time): the tool to find what a
+cProfile of the run (top functions by own time; SORT=cumulative and FILTER=<regex
+of file paths> in the environment change that): the tool to find what a
 configuration costs before the server benchmark (overhead.py) says how much.
+``--set APP_KEY=VALUE`` adds config. For counts that a busy machine cannot disturb:
+
+    valgrind --tool=callgrind .venv/bin/python benchmarks/inprocess.py production --work DIR ...
+
+with 300 and 700 requests; the difference of the two totals / 400 is the
+instructions per request (DIR: a folder seeded by a previous run, /tmp/inprocess-*).
 """
 import argparse
 import cProfile
@@ -71,7 +78,8 @@ def run(name: str, requests: int, school: Path, work: Path, profile: bool, extra
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(os.environ.get("FILTER", ""), 35)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "tottime"))
+        stats.print_stats(os.environ.get("FILTER", ""), 35)  # FILTER: a regex of file paths
         print(out.getvalue())
     return elapsed / requests * 1e6, cpu / requests * 1e6
 

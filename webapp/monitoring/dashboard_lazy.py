@@ -32,6 +32,6 @@ def defer_scipy_stats() -> None:
     """Call before Flask-MonitoringDashboard is imported; harmless if scipy is loaded."""
     if "scipy.stats" in sys.modules:
         return
-    stand_in = _DeferredStats("scipy.stats", "loads scipy.stats on first use (webapp.monitoring.dashboard_lazy)")
+    stand_in = _DeferredStats("scipy.stats", "loads scipy.stats on first use (dashboard_lazy.py)")
     stand_in.median_test = _median_test
     sys.modules["scipy.stats"] = stand_in
