@@ -340,3 +340,27 @@ def test_concurrent_enrollments_of_one_pair_make_one_row(app, backend):
     assert statuses == [201, 409, 409, 409, 409, 409]
     page = app.test_client().get("/my_class?student_id=4").get_data(as_text=True)
     assert page.count(f'/roster?class_id={class_id}"') == 1
+
+
+def test_replica_lost_in_the_middle_of_a_read_is_a_503(make_replica_app, seeded):
+    """The replica's connection is killed between two reads of one request: 503, not 500,
+    and the next reads go to the primary."""
+    from flask import jsonify
+    from sqlalchemy import text
+
+    app = make_replica_app()
+
+    @app.get("/_test/replica-dies")
+    def replica_dies():
+        first = db.session.execute(text("SELECT CONNECTION_ID()")).scalar_one()  # on the replica
+        seeded.execute(seeded.replica, f"KILL {int(first)}")
+        db.session.execute(text("SELECT 1")).scalar_one()
+        return jsonify(unreachable=True)
+
+    client = app.test_client()
+    lost = client.get("/_test/replica-dies")
+    assert lost.status_code == 503 and lost.headers["Retry-After"] == "1"
+    assert "read replica went away" in lost.get_data(as_text=True)
+    assert not app.extensions[EXTENSION].health.usable()  # the next reads skip it
+    assert client.get("/roster?class_id=2").status_code == 200
+    assert ran_on(seeded, "student_identifier.class_id")["primary"] >= 1

@@ -17,6 +17,7 @@ READ_REPLICA_STICKY_S seconds, longer than the replica usually lags.
 Replica down: its connect error (short connect timeout, pre-ping on checkout) sends the
 read to the primary, and the replica is not tried again for READ_REPLICA_RETRY_S: one
 warning per interval (and process) on ``webapp.replica``, one info line when it answers again.
+A replica lost in the middle of a request answers that request 503 (Retry-After: 1).
 
 Not a Flask-SQLAlchemy bind: it would register a "replica" metadata on ``db``, which
 ``create_all``/``drop_all`` then visit (connecting to the replica, and failing in any
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context, request
 from flask_sqlalchemy.session import Session
 from sqlalchemy.sql.dml import UpdateBase
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, ServiceUnavailable
 
 from config import ConfigError
 
@@ -87,6 +88,7 @@ class ReplicaRouter:
             self.health.failed(error)
             return None
         self.health.succeeded()
+        g.flask_perf_on_replica = True
         return self.engine
 
 
@@ -169,3 +171,16 @@ def init_app(app: Flask) -> None:
     sticky_s = float(app.config["READ_REPLICA_STICKY_S"])
     app.before_request(_choose)
     app.after_request(lambda response: _stick_to_primary(response, sticky_s))
+    app.register_error_handler(sa.exc.DBAPIError, _replica_lost)
+
+
+def _replica_lost(error: sa.exc.DBAPIError):
+    """The replica went away in the middle of a read: 503 (retry; reads now use the
+    primary), not a 500. Any other database error is left to the usual 500."""
+    if not (error.connection_invalidated and g.get("flask_perf_on_replica")):
+        raise error
+    current_app.extensions[EXTENSION].health.failed(error)
+    response = current_app.make_response(current_app.handle_http_exception(ServiceUnavailable(
+        "the read replica went away during this request; retry it (reads use the primary now)")))
+    response.headers["Retry-After"] = "1"
+    return response
