@@ -8,20 +8,21 @@ Sockets, pid files, error logs and data live under ``directory``. Accounts (``ad
 every start with ``sql_log_bin=0``, so they exist on both without being replicated.
 The replica follows the primary with ``MASTER_USE_GTID=slave_pos``.
 
-Used by the test fixture (tests/mariadb_pair.py) and by ``flask replica pair`` (the
+Used by the test fixture (tests/test_replica.py) and by ``flask replica pair`` (the
 README's measurement). The machine's own MariaDB is never touched.
 """
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
 
 import pymysql
+
+from webapp.loadtest.server import free_port
 
 HOST = "127.0.0.1"
 DATABASE = "school"
@@ -38,12 +39,6 @@ def missing_binaries() -> list[str]:
     """Names of the MariaDB programs this module needs that are not installed."""
     return [name for name in ("mariadbd", "mariadb-install-db")
             if not shutil.which(name, path=SEARCH_PATH)]
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class MariaDBServer:

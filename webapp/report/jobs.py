@@ -3,20 +3,19 @@ waited in the queue and ran, and how many attempts were retried or failed.
 
 Reads the worker's job store (webapp/grading/job_runs.py), never Redis or a worker.
 """
-import os
 from collections import defaultdict
 
 from sqlalchemy import select
 
 from webapp.grading.job_runs import job_run, jobs_store_url
-from webapp.monitoring.stores import store_engine
+from webapp.monitoring.stores import sqlite_file_missing, store_engine
 from webapp.report.data import percentile
 
 
 def job_stats(app) -> list[dict]:
     """One row per (function, version), the most recently seen first."""
     url = jobs_store_url(app)
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+    if sqlite_file_missing(url):
         return []
     engine = store_engine(url)
     groups: dict[tuple, dict] = defaultdict(lambda: {"waits": [], "runs": [], "totals": [],

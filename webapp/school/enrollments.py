@@ -19,7 +19,7 @@ from werkzeug.exceptions import Conflict, NotFound
 
 from webapp.extensions import db
 from webapp.models import Class, Student, student_identifier
-from webapp.school.params import MAX_ID, BadParameter, id_arg
+from webapp.school.params import BadParameter, id_arg, parse_id
 from webapp.school.routes import JSON_PATHS, bp
 
 FIELDS = ("student_id", "class_id")
@@ -33,11 +33,9 @@ def _body_id(data, name: str) -> int:
         raise BadParameter(name, f"{name} is required")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value) if value >= 0 else "-"
-    if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
+    if not isinstance(value, str):
         raise BadParameter(name, f"{name} must be a positive integer")
-    if len(value) > len(str(MAX_ID)) or not 1 <= int(value) <= MAX_ID:
-        raise BadParameter(name, f"{name} must be between 1 and {MAX_ID}")
-    return int(value)
+    return parse_id(name, value)
 
 
 def enrollment_ids() -> tuple[int, int]:

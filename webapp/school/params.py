@@ -32,7 +32,11 @@ def id_arg(name: str) -> int:
         raise BadParameter(name, f"{name} is required")
     if len(values) > 1:
         raise BadParameter(name, f"{name} must be given once")
-    raw = values[0]
+    return parse_id(name, values[0])
+
+
+def parse_id(name: str, raw: str) -> int:
+    """``raw`` (the text of parameter ``name``) as a valid id, or raise BadParameter."""
     if not _DIGITS.fullmatch(raw):
         raise BadParameter(name, f"{name} must be a positive integer")
     # Compare lengths before int(): Python refuses to parse over 4,300 digits.
