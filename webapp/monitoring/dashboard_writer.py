@@ -48,8 +48,8 @@ _one_writer = threading.RLock()
 
 
 @contextlib.contextmanager
-def safe_session_scope():
-    """FMD's session_scope without the silent loss: commit, or count the drop; never raise."""
+def _writing_session():
+    """A session on the store, this process's FMD writes taking turns; commit or raise."""
     from flask_monitoringdashboard.database import DBSession
 
     with _one_writer:
@@ -57,11 +57,21 @@ def safe_session_scope():
         try:
             yield session
             session.commit()
-        except Exception as exc:
+        except Exception:
             session.rollback()
-            _state["dropped"].add(exc)
+            raise
         finally:
             session.close()
+
+
+@contextlib.contextmanager
+def safe_session_scope():
+    """FMD's session_scope without the silent loss: commit, or count the drop; never raise."""
+    try:
+        with _writing_session() as session:
+            yield session
+    except Exception as exc:
+        _state["dropped"].add(exc)
 
 
 def queue_request(endpoint, duration, status_code, e_collector) -> None:
@@ -90,26 +100,20 @@ def flush_cache(attempts: int = 5) -> None:
     once while others insert their requests deadlock now and then, and the stock
     scope would give the update up."""
     from flask_monitoringdashboard.core import cache
-    from flask_monitoringdashboard.database import DBSession
     from flask_monitoringdashboard.database.endpoint import update_last_requested
 
     times = sorted((name, info.last_requested) for name, info in list(cache.memory_cache.items())
                    if info.last_requested)
     for attempt in range(attempts):
-        with _one_writer:
-            session = DBSession(bind=_state["engine"])
-            try:
+        try:
+            with _writing_session() as session:
                 for name, when in times:
                     update_last_requested(session, name, when)
-                session.commit()
+            return
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                _state["dropped"].add(exc)
                 return
-            except Exception as exc:
-                session.rollback()
-                if attempt == attempts - 1 or not is_transient(exc):
-                    _state["dropped"].add(exc)
-                    return
-            finally:
-                session.close()
         time.sleep(0.02 * 2 ** attempt)
 
 
