@@ -48,7 +48,7 @@ def run(name: str, requests: int, school: Path, work: Path, profile: bool, extra
 
     app = create_app(None, {"INSTANCE_PATH": str(work / name.replace(" ", "-")),
                             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{school}",
-                            "SECRET_KEY": "b" * 48, "MONITOR_PASSWORD": "benchmark-only-password"})
+                            "SECRET_KEY": "b" * 48, "PERF_MONITOR_PASSWORD": "benchmark-only-password"})
     rng = random.Random(42)
     paths = [f"/roster?class_id={rng.randint(1, 1000)}" if rng.random() < 0.5
              else f"/my_class?student_id={rng.randint(1, 10000)}" for _ in range(requests)]
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="APP_KEY=VALUE",
-                        help="extra config on top of each configuration, e.g. APP_DASHBOARD_LEVEL=3")
+                        help="extra config on top of each configuration, e.g. APP_PERF_DASHBOARD_LEVEL=3")
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)  # set for the child runs
     args = parser.parse_args()
     if args.work:  # one configuration per process: the tools keep per-process state
@@ -104,7 +104,7 @@ def main() -> None:
     env.update(APP_PROFILE="bare", APP_INSTANCE_PATH=str(work / "seed"), APP_SECRET_KEY="b" * 48,
                APP_SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'school.db'}")
     flask(env, "seed")
-    flask(env, "db", "indexes", "--apply")
+    flask(env, "perf", "indexes", "--apply")
     for name in args.configs:
         subprocess.run([sys.executable, __file__, name, "--work", str(work), "--requests",
                         str(args.requests)] + (["--profile"] if args.profile else [])

@@ -31,27 +31,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from webapp.loadtest.server import free_port  # noqa: E402
+from flask_perf.loadtest.server import free_port  # noqa: E402
 BIN = Path(sys.executable).parent
 CONFIGS = {
     "bare": {"APP_PROFILE": "bare"},
     "production": {"APP_PROFILE": "production"},
     "testing": {"APP_PROFILE": "testing"},
     "development": {"APP_PROFILE": "development"},
-    "slow-query log": {"APP_PROFILE": "bare", "APP_SLOW_QUERY_ENABLED": "true"},
-    "flask-profiler": {"APP_PROFILE": "bare", "APP_FLASK_PROFILER_ENABLED": "true"},
-    "dashboard level 1": {"APP_PROFILE": "bare", "APP_DASHBOARD_ENABLED": "true",
-                          "APP_DASHBOARD_LEVEL": "1"},
-    "dashboard level 3": {"APP_PROFILE": "bare", "APP_DASHBOARD_ENABLED": "true",
-                          "APP_DASHBOARD_LEVEL": "3"},
-    "toolbar": {"APP_PROFILE": "bare", "APP_DEBUG_TB_ENABLED": "true"},
-    "ProfilerMiddleware": {"APP_PROFILE": "bare", "APP_WSGI_PROFILER_ENABLED": "true",
-                           "APP_WSGI_PROFILER_RESTRICTIONS": "[]"},
-    "dashboard level 3, every request": {"APP_PROFILE": "bare", "APP_DASHBOARD_ENABLED": "true",
-                                         "APP_DASHBOARD_LEVEL": "3",
-                                         "APP_DASHBOARD_STACKS_PER_SECOND": "0"},
+    "slow-query log": {"APP_PROFILE": "bare", "APP_PERF_SLOW_QUERY_ENABLED": "true"},
+    "flask-profiler": {"APP_PROFILE": "bare", "APP_PERF_PROFILER_ENABLED": "true"},
+    "dashboard level 1": {"APP_PROFILE": "bare", "APP_PERF_DASHBOARD_ENABLED": "true",
+                          "APP_PERF_DASHBOARD_LEVEL": "1"},
+    "dashboard level 3": {"APP_PROFILE": "bare", "APP_PERF_DASHBOARD_ENABLED": "true",
+                          "APP_PERF_DASHBOARD_LEVEL": "3"},
+    "toolbar": {"APP_PROFILE": "bare", "APP_PERF_TOOLBAR_ENABLED": "true"},
+    "ProfilerMiddleware": {"APP_PROFILE": "bare", "APP_PERF_WSGI_PROFILER_ENABLED": "true",
+                           "APP_PERF_WSGI_PROFILER_RESTRICTIONS": "[]"},
+    "dashboard level 3, every request": {"APP_PROFILE": "bare", "APP_PERF_DASHBOARD_ENABLED": "true",
+                                         "APP_PERF_DASHBOARD_LEVEL": "3",
+                                         "APP_PERF_DASHBOARD_STACKS_PER_SECOND": "0"},
     "development, browser": {"APP_PROFILE": "development"},
-    "toolbar, browser": {"APP_PROFILE": "bare", "APP_DEBUG_TB_ENABLED": "true"},
+    "toolbar, browser": {"APP_PROFILE": "bare", "APP_PERF_TOOLBAR_ENABLED": "true"},
 }
 # wrk sends no Accept header, so the toolbar (shown to browsers only) stays out of its
 # way; these configurations send a browser's, so every HTML page gets the toolbar.
@@ -66,7 +66,7 @@ def flask(env: dict, *args: str) -> None:
 
 
 def serve(env: dict, workers: int, port: int) -> subprocess.Popen:
-    flask(env, "monitoring", "init")
+    flask(env, "perf", "init")
     proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
                              "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -120,7 +120,7 @@ def wrk(port: int, seconds: float, connections: int, browser: bool = False) -> d
 
 def config_env(seed_env: dict, work: Path, name: str) -> dict:
     return {**seed_env, **CONFIGS[name], "APP_INSTANCE_PATH": str(work / re.sub(r"\W", "-", name)),
-            "APP_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
+            "APP_PERF_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
 
 
 def measure(args, seed_env: dict, work: Path, name: str) -> dict:
@@ -239,7 +239,7 @@ def main() -> None:
     seed_env = {**base, "APP_PROFILE": "bare", "APP_INSTANCE_PATH": str(work / "seed"),
                 "APP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'school.db'}"}
     flask(seed_env, "seed")
-    flask(seed_env, "db", "indexes", "--apply")  # a fast app makes the monitoring cost visible
+    flask(seed_env, "perf", "indexes", "--apply")  # a fast app makes the monitoring cost visible
     summary = throughput(args, names, seed_env, work) if args.rounds else []
     memory_rows = memory(args, seed_env, work) if args.memory else []
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"

@@ -4,3 +4,4 @@ from config.base import BaseConfig
 
 class BareConfig(BaseConfig):
     PROFILE = "bare"
+    PERF_PROFILE = "bare"

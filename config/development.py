@@ -4,9 +4,4 @@ from config.base import BaseConfig
 
 class DevelopmentConfig(BaseConfig):
     PROFILE = "development"
-    SQLALCHEMY_RECORD_QUERIES = True
-    DEBUG_TB_ENABLED = True
-    DASHBOARD_ENABLED = True
-    DASHBOARD_LEVEL = 3
-    FLASK_PROFILER_ENABLED = True
-    SLOW_QUERY_ENABLED = True
+    PERF_PROFILE = "development"

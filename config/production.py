@@ -14,10 +14,7 @@ MIN_SECRET_KEY_LENGTH = 32
 
 class ProductionConfig(BaseConfig):
     PROFILE = "production"
-    DEBUG_TB_ENABLED = False
-    DASHBOARD_ENABLED = True
-    DASHBOARD_LEVEL = 1
-    SLOW_QUERY_ENABLED = True
+    PERF_PROFILE = "production"
 
     @staticmethod
     def secret_key_problem(key) -> str | None:

@@ -8,9 +8,4 @@ from config.base import BaseConfig
 
 class ProfilingConfig(BaseConfig):
     PROFILE = "profiling"
-    SQLALCHEMY_RECORD_QUERIES = True
-    DASHBOARD_ENABLED = True
-    DASHBOARD_LEVEL = 1
-    FLASK_PROFILER_ENABLED = True
-    WSGI_PROFILER_ENABLED = True
-    SLOW_QUERY_ENABLED = True
+    PERF_PROFILE = "profiling"

@@ -4,8 +4,5 @@ from config.base import BaseConfig
 
 class TestingConfig(BaseConfig):
     PROFILE = "testing"
+    PERF_PROFILE = "testing"
     TESTING = True
-    DASHBOARD_ENABLED = True
-    DASHBOARD_LEVEL = 1
-    FLASK_PROFILER_ENABLED = True
-    SLOW_QUERY_ENABLED = True

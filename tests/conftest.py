@@ -95,8 +95,8 @@ def make_app(instance_path):
 @pytest.fixture
 def app(make_app, backend, record_dir):
     """The testing-profile app on a small seeded database of ``backend``, recording."""
-    app = make_app("testing", SQLALCHEMY_DATABASE_URI=backend[1], MONITORING_DIR=record_dir,
-                   APP_VERSION=RUN_LABEL, DASHBOARD_MANAGE_USER=False)
+    app = make_app("testing", SQLALCHEMY_DATABASE_URI=backend[1], PERF_STORE_DIR=record_dir,
+                   PERF_VERSION=RUN_LABEL, PERF_DASHBOARD_MANAGE_USER=False)
     with app.app_context():
         seed(SMALL, reset=True)
     yield app

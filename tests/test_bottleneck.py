@@ -10,16 +10,16 @@ from sqlalchemy.orm import selectinload
 from tests.support import flush_monitoring
 from webapp.extensions import db
 from webapp.models import Student
-from webapp.monitoring import explain as explainer
-from webapp.monitoring.query_shapes import normalize, repeats
+from flask_perf.sql import explain as explainer
+from flask_perf.sql.shapes import normalize, repeats
 from webapp.school.queries import roster_statement, student_classes_statement
 
 
 @pytest.fixture
 def dev_app(app, make_app, backend, tmp_path):
     """The seeded database of ``app``, in a development app recording into tmp_path."""
-    dev = make_app("development", SQLALCHEMY_DATABASE_URI=backend[1], SLOW_QUERY_MS=0,
-                   MONITORING_DIR=str(tmp_path / "mon"), TESTING=True)
+    dev = make_app("development", SQLALCHEMY_DATABASE_URI=backend[1], PERF_SLOW_QUERY_MS=0,
+                   PERF_STORE_DIR=str(tmp_path / "mon"), TESTING=True)
     yield dev
     with dev.app_context():
         db.engine.dispose()
@@ -44,18 +44,18 @@ def test_full_scan_found_then_index_used_after_apply(dev_app, backend):
     assert [v.full_scans[0].hint.columns for v in before] == [("class_id", "student_id"),
                                                               ("student_id", "class_id")]
     runner = dev_app.test_cli_runner()
-    shown = runner.invoke(args=["db", "indexes"])
+    shown = runner.invoke(args=["perf", "indexes"])
     assert shown.exit_code == 0 and shown.output.count("hint:    CREATE INDEX") == 2
-    applied = runner.invoke(args=["db", "indexes", "--apply"])
+    applied = runner.invoke(args=["perf", "indexes", "--apply"])
     assert applied.exit_code == 0 and applied.output.count("created:") == 2
-    again = runner.invoke(args=["db", "indexes", "--apply"])
+    again = runner.invoke(args=["perf", "indexes", "--apply"])
     assert again.exit_code == 0 and "created:" not in again.output  # idempotent
     after = verdicts(dev_app)
     for verdict in after:
         assert verdict.full_scans == [], verdict.summary()
         assert any("ix_hint_student_identifier" in t.access or t.access in ("ref", "eq_ref")
                    for t in verdict.tables if t.table == "student_identifier")
-    dropped = runner.invoke(args=["db", "indexes", "--drop"])
+    dropped = runner.invoke(args=["perf", "indexes", "--drop"])
     assert dropped.exit_code == 0 and dropped.output.count("dropped") == 2
     assert all(v.full_scans for v in verdicts(dev_app)), [v.summary() for v in verdicts(dev_app)]  # back to the original schema
 
@@ -75,7 +75,7 @@ def test_explain_cli_reads_the_slow_query_log(dev_app, backend):
         assert client.get(f"/roster?class_id={class_id}").status_code == 200
     client.get("/my_class?student_id=4")
     flush_monitoring(dev_app)
-    result = dev_app.test_cli_runner().invoke(args=["explain", "--top", "5", "--since", "1h"])
+    result = dev_app.test_cli_runner().invoke(args=["perf", "explain", "--top", "5", "--since", "1h"])
     assert result.exit_code == 0, result.output
     assert "3× — school.roster" in result.output  # three parameter sets, one statement
     assert "student_identifier: FULL SCAN" in result.output
@@ -84,7 +84,7 @@ def test_explain_cli_reads_the_slow_query_log(dev_app, backend):
 
 def test_slow_query_log_and_toolbar_show_the_verdict(dev_app, caplog):
     client = dev_app.test_client()
-    with caplog.at_level(logging.WARNING, logger="webapp.slow_queries"):
+    with caplog.at_level(logging.WARNING, logger="flask_perf.slow_queries"):
         page = client.get("/my_class?student_id=4",
                           environ_base={"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": "text/html"})
     assert any("plan: student_identifier: FULL SCAN" in r.getMessage() for r in caplog.records)
@@ -104,13 +104,13 @@ def test_n_plus_one_detector(dev_app, tmp_path, caplog):
     dev_app.add_url_rule("/lazy", "lazy", lazy)
     dev_app.add_url_rule("/eager", "eager", eager)
     client = dev_app.test_client()
-    with caplog.at_level(logging.WARNING, logger="webapp.nplusone"):
+    with caplog.at_level(logging.WARNING, logger="flask_perf.nplusone"):
         assert client.get("/eager").status_code == 200
         assert client.get("/roster?class_id=1").status_code == 200
         assert client.get("/my_class?student_id=1").status_code == 200
-        assert not [r for r in caplog.records if r.name == "webapp.nplusone"]
+        assert not [r for r in caplog.records if r.name == "flask_perf.nplusone"]
         assert client.get("/lazy").status_code == 200
-    messages = [r.getMessage() for r in caplog.records if r.name == "webapp.nplusone"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "flask_perf.nplusone"]
     assert len(messages) == 1 and messages[0].startswith("N+1 on lazy: 8 × SELECT classes.id")
     flush_monitoring(dev_app)
     with sqlite3.connect(tmp_path / "mon" / "slow_queries.db") as conn:

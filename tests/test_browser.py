@@ -40,7 +40,7 @@ def browser():
 def server(request, tmp_path_factory):
     """A development-profile server (every tool on) with traffic already recorded."""
     instance = tmp_path_factory.mktemp(f"browser-{request.param}")
-    extra = {"APP_MONITOR_PASSWORD": PASSWORD}
+    extra = {"APP_PERF_MONITOR_PASSWORD": PASSWORD}
     if request.param == "mariadb":
         extra["APP_SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("mariadb_database")()
     seeded = run_flask(instance, "development", "seed", "--students", "500", "--classes", "40",

@@ -11,7 +11,7 @@ import pymysql
 import pytest
 from sqlalchemy.engine import make_url
 
-from webapp.report.classify import Shares, StackRow, classify_profile, classify_stack, frame_kind
+from flask_perf.report.classify import Shares, StackRow, classify_profile, classify_stack, frame_kind
 from webapp.school.stats import class_similarity
 
 SLOW_MS = 200  # the local service's answer time: long next to the client's own work

@@ -10,7 +10,7 @@ from webapp.seed import seed
 
 def send_rosters(make_app, tmp_path, count: int, **config) -> tuple[int, int]:
     """(requests stored, requests with call stacks) after ``count`` /roster requests at level 3."""
-    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
+    app = make_app("development", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_TOOLBAR_ENABLED=False,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}", **config)
     with app.app_context():
         seed(SMALL, reset=True)
@@ -28,15 +28,15 @@ def send_rosters(make_app, tmp_path, count: int, **config) -> tuple[int, int]:
     (1, 1, set(range(1, 11))),  # a budget of one: profiled while the previous write is done
 ])
 def test_counts_stay_exact_while_stacks_are_sampled(make_app, tmp_path, every, in_flight, profiled):
-    requests, with_stacks = send_rosters(make_app, tmp_path, 10, DASHBOARD_STACK_SAMPLE_EVERY=every,
-                                         DASHBOARD_STACKS_IN_FLIGHT=in_flight,
-                                         DASHBOARD_STACKS_PER_SECOND=0)
+    requests, with_stacks = send_rosters(make_app, tmp_path, 10, PERF_DASHBOARD_STACK_SAMPLE_EVERY=every,
+                                         PERF_DASHBOARD_STACKS_IN_FLIGHT=in_flight,
+                                         PERF_DASHBOARD_STACKS_PER_SECOND=0)
     assert requests == 10
     assert with_stacks in profiled
 
 
 def test_stacks_per_second_is_a_token_bucket(monkeypatch):
-    from webapp.monitoring import dashboard_sampling as sampling
+    from flask_perf.dashboard import sampling
 
     monkeypatch.setitem(sampling._state, "per_second", 2.0)
     monkeypatch.setitem(sampling._state, "tokens", 2.0)
@@ -51,7 +51,7 @@ def test_stacks_per_second_is_a_token_bucket(monkeypatch):
 
 
 def test_a_load_gets_a_steady_sample_and_every_request_counted(make_app, tmp_path):
-    requests, with_stacks = send_rosters(make_app, tmp_path, 40, DASHBOARD_STACKS_PER_SECOND=3,
-                                         DASHBOARD_STACKS_IN_FLIGHT=1000)
+    requests, with_stacks = send_rosters(make_app, tmp_path, 40, PERF_DASHBOARD_STACKS_PER_SECOND=3,
+                                         PERF_DASHBOARD_STACKS_IN_FLIGHT=1000)
     assert requests == 40
     assert 3 <= with_stacks < 40

@@ -60,15 +60,15 @@ def fuzz_app(tmp_path_factory):
     base = tmp_path_factory.mktemp("fuzz")
     app = create_app("testing", {
         "INSTANCE_PATH": str(base / "instance"),
-        "MONITORING_DIR": str(base / "monitoring"),
+        "PERF_STORE_DIR": str(base / "monitoring"),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{base / 'school.db'}",
-        "MONITOR_PASSWORD": PASSWORD,
-        "APP_VERSION": "fuzz",
+        "PERF_MONITOR_PASSWORD": PASSWORD,
+        "PERF_VERSION": "fuzz",
     })
-    # MONITOR_PASSWORD was hashed with scrypt at start, and basic auth checks it on every
+    # PERF_MONITOR_PASSWORD was hashed with scrypt at start, and basic auth checks it on every
     # request (~0.4 s here): swap in a cheap hash of the same password so the fuzzing
     # fits its time budget. The login code path is unchanged.
-    creds = app.extensions["flask_perf_credentials"]
+    creds = app.extensions["flask_perf"].credentials
     assert creds.check("admin", PASSWORD)
     creds.password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
     with app.app_context():
@@ -90,10 +90,7 @@ def fuzz_app(tmp_path_factory):
 def _drain(app) -> None:
     """Let the monitoring threads finish before the temp stores go away."""
     wait_for_dashboard_threads()
-    for key in ("flask_perf_profiler", "flask_perf_slow_queries", "flask_perf_dashboard_writer"):
-        writer = getattr(app.extensions.get(key), "writer", app.extensions.get(key))
-        if writer is not None:
-            writer.flush()
+    app.extensions["flask_perf"].flush()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import requests
 from grading_service import grade_for
 from tests.conftest import SMALL
 from tests.support import free_port, start_grading_service
-from webapp.monitoring.wsgi_profiler import list_profiles, profile_dir
+from flask_perf.wsgi_profiler import list_profiles, profile_dir
 from webapp.seed import seed
 
 LATENCY_MS = 10  # per call: 15 students per class make a report wait ~150 ms on sockets
@@ -128,7 +128,7 @@ def test_no_service_listening_is_a_json_502(app, client):
 
 
 def test_werkzeug_profile_of_class_report_is_dominated_by_socket_reads(make_app, tmp_path, grading):
-    app = make_app("profiling", MONITORING_DIR=str(tmp_path / "mon"), WSGI_PROFILER_RESTRICTIONS=[],
+    app = make_app("profiling", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_WSGI_PROFILER_RESTRICTIONS=[],
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}",
                    GRADING_SERVICE_URL=grading.url)
     with app.app_context():

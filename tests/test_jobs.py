@@ -82,7 +82,7 @@ def run_worker(app, instance_path, worker_dir, **overrides):
     env = {"APP_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
            "APP_REDIS_URL": app.config["REDIS_URL"], "APP_JOBS_QUEUE": app.config["JOBS_QUEUE"],
            "APP_GRADING_SERVICE_URL": app.config["GRADING_SERVICE_URL"],
-           "APP_MONITORING_DIR": str(worker_dir), **overrides}
+           "APP_PERF_STORE_DIR": str(worker_dir), **overrides}
     result = run_flask(instance_path, "testing", "worker", "--burst", **env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -117,14 +117,14 @@ def test_a_worker_process_runs_the_job_and_get_shows_its_result(jobs_app, make_a
     assert (row.job_id, row.status, row.function) == (job["id"], "finished",
                                                       "webapp.grading.jobs.class_report_job")
     assert row.queue_wait_ms >= 0 and row.run_ms > 0 and row.error is None
-    assert row.app_version == jobs_app.config["APP_VERSION"]
+    assert row.app_version == jobs_app.config["PERF_VERSION"]
 
-    report = make_app("bare", MONITORING_DIR=str(worker_dir),
+    report = make_app("bare", PERF_STORE_DIR=str(worker_dir),
                       SQLALCHEMY_DATABASE_URI=jobs_app.config["SQLALCHEMY_DATABASE_URI"])
-    output = report.test_cli_runner().invoke(args=["report"]).output
+    output = report.test_cli_runner().invoke(args=["perf", "report"]).output
     section = output.split("== Background jobs", 1)[1].splitlines()
     [line] = [x for x in section if x.startswith("class_report_job")]
-    assert line[21:49].strip() == jobs_app.config["APP_VERSION"][:28].strip()
+    assert line[21:49].strip() == jobs_app.config["PERF_VERSION"][:28].strip()
     assert line[50:].split()[:3] == ["1", "0", "0"]  # attempts, retried, failed
 
 

@@ -31,7 +31,7 @@ def existing(instance):
 
 def test_short_run_records_every_request(instance):
     before = existing(instance)
-    result = run_flask(instance, "testing", "loadtest", "--profile", "testing", "--users", "4",
+    result = run_flask(instance, "testing", "perf", "loadtest", "--profile", "testing", "--users", "4",
                        "--duration", "20s", "--max-requests", "300")
     assert result.returncode == 0, result.stdout + result.stderr
     folder = only_run(instance, before)
@@ -51,13 +51,13 @@ def test_short_run_records_every_request(instance):
     assert csv_total[1] == "Aggregated" and int(csv_total[2]) == total["requests"]
     assert "recorded by dashboard" in result.stdout and "[ok]" in result.stdout
     assert "requests" in result.stdout and "req/s" in result.stdout  # progress lines
-    listing = run_flask(instance, "testing", "loadtest", "list")
+    listing = run_flask(instance, "testing", "perf", "loadtest", "list")
     assert listing.returncode == 0 and summary["run_id"].removeprefix("loadtest-") in listing.stdout
 
 
 def test_master_worker_mode_merges_stats(instance):
     before = existing(instance)
-    result = run_flask(instance, "testing", "loadtest", "--profile", "testing", "--users", "4",
+    result = run_flask(instance, "testing", "perf", "loadtest", "--profile", "testing", "--users", "4",
                        "--workers", "2", "--duration", "6s")
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((only_run(instance, before) / "summary.json").read_text())
@@ -77,7 +77,7 @@ def test_master_worker_mode_merges_stats(instance):
 ])
 def test_bad_options_exit_2(instance, args, message):
     before = existing(instance)
-    result = run_flask(instance, "testing", "loadtest", *args)
+    result = run_flask(instance, "testing", "perf", "loadtest", *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert existing(instance) == before
@@ -86,7 +86,7 @@ def test_bad_options_exit_2(instance, args, message):
 def test_scenario_names_match_the_registry():
     import subprocess
     import sys
-    from webapp.loadtest import SCENARIO_NAMES
-    code = "from webapp.loadtest.scenarios import SCENARIOS; print(sorted(SCENARIOS))"
+    from flask_perf.loadtest import SCENARIO_NAMES
+    code = "from flask_perf.loadtest.scenarios import SCENARIOS; print(sorted(SCENARIOS))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(sorted(SCENARIO_NAMES))

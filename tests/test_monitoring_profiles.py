@@ -14,13 +14,13 @@ KEYWORDS = {"toolbar": "debugtoolbar", "dashboard": "MonitoringDashboard",
 
 
 def attached(app) -> set[str]:
-    names = " | ".join(app.extensions["flask_perf_tools"])
+    names = " | ".join(app.extensions["flask_perf"].tools)
     return {short for short, word in KEYWORDS.items() if word in names}
 
 
 @pytest.mark.parametrize("profile", sorted(EXPECTED))
 def test_profile_attaches_its_tools(make_app, tmp_path, profile):
-    app = make_app(profile, MONITORING_DIR=str(tmp_path / "mon"))
+    app = make_app(profile, PERF_STORE_DIR=str(tmp_path / "mon"))
     assert attached(app) == EXPECTED[profile]
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     assert ("/dashboard/" in rules) == ("dashboard" in EXPECTED[profile])
@@ -29,9 +29,9 @@ def test_profile_attaches_its_tools(make_app, tmp_path, profile):
 
 
 def test_production_never_gets_the_toolbar(make_app, tmp_path, monkeypatch):
-    monkeypatch.setenv("APP_DEBUG_TB_ENABLED", "true")
+    monkeypatch.setenv("APP_PERF_TOOLBAR_ENABLED", "true")
     monkeypatch.setenv("APP_DEBUG_TB_HOSTS", "[]")
-    app = make_app("production", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=True)
+    app = make_app("production", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_TOOLBAR_ENABLED=True)
     assert "toolbar" not in attached(app)
     assert not any(r.rule.startswith("/_debug_toolbar") for r in app.url_map.iter_rules())
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'school.db'}"
@@ -41,6 +41,6 @@ def test_production_never_gets_the_toolbar(make_app, tmp_path, monkeypatch):
 
 
 def test_development_forced_toolbar_env_is_honoured(make_app, tmp_path, monkeypatch):
-    monkeypatch.setenv("APP_DEBUG_TB_ENABLED", "false")
-    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"))
+    monkeypatch.setenv("APP_PERF_TOOLBAR_ENABLED", "false")
+    app = make_app("development", PERF_STORE_DIR=str(tmp_path / "mon"))
     assert "toolbar" not in attached(app)

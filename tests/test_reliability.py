@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT, ServerProcess, free_port, run_flask, server_env, venv_bin
-from webapp.loadtest import RUN_HEADER
-from webapp.loadtest.results import dashboard_count, profiler_count
+from flask_perf.loadtest import RUN_HEADER
+from flask_perf.loadtest.results import dashboard_count, profiler_count
 
 pytestmark = pytest.mark.server
 
@@ -98,9 +98,9 @@ def test_no_record_lost_under_multiprocess_load(instance, request, store, args, 
     if store == "mariadb":
         urls = {"dashboard": request.getfixturevalue("mariadb_database")(),
                 "profiler": request.getfixturevalue("mariadb_database")()}
-        env = {"APP_DASHBOARD_DATABASE_URL": urls["dashboard"],
-               "APP_FLASK_PROFILER_DATABASE_URL": urls["profiler"],
-               "APP_SLOW_QUERY_DATABASE_URL": urls["profiler"]}
+        env = {"APP_PERF_DASHBOARD_DATABASE_URL": urls["dashboard"],
+               "APP_PERF_PROFILER_DATABASE_URL": urls["profiler"],
+               "APP_PERF_SLOW_QUERY_DATABASE_URL": urls["profiler"]}
     server = start(instance, *args, workers=workers, env_extra=env)
     run_id = f"reliability-{uuid.uuid4().hex[:8]}"
     try:
@@ -115,7 +115,7 @@ def test_no_record_lost_under_multiprocess_load(instance, request, store, args, 
 
 def store_errors(log: str) -> list[str]:
     return [line for line in log.splitlines()
-            if "webapp.monitoring" in line and "ERROR" in line]
+            if "flask_perf" in line and "ERROR" in line]
 
 
 @contextlib.contextmanager
@@ -212,7 +212,7 @@ def fill(directory: Path) -> Path:
 
 def test_requests_outlive_a_full_disk(instance):
     with small_tmpfs(instance / "mon") as mon:
-        server = start(instance, workers=2, env_extra={"APP_MONITORING_DIR": str(mon)})
+        server = start(instance, workers=2, env_extra={"APP_PERF_STORE_DIR": str(mon)})
         run_id = f"full-{uuid.uuid4().hex[:8]}"
         try:
             load(server.url, run_id, 50)

@@ -210,9 +210,9 @@ def test_binds_config_and_env(make_replica_app, seeded, monkeypatch):
 
 
 def test_monitoring_records_and_explains_replica_reads(make_replica_app, seeded, tmp_path, caplog):
-    app = make_replica_app("testing", MONITORING_DIR=str(tmp_path), SLOW_QUERY_MS=0,
-                           DASHBOARD_MANAGE_USER=False)
-    with caplog.at_level(logging.WARNING, logger="webapp.slow_queries"):
+    app = make_replica_app("testing", PERF_STORE_DIR=str(tmp_path), PERF_SLOW_QUERY_MS=0,
+                           PERF_DASHBOARD_MANAGE_USER=False)
+    with caplog.at_level(logging.WARNING, logger="flask_perf.slow_queries"):
         assert app.test_client().get("/roster?class_id=10").status_code == 200
     assert ran_on(seeded, ROSTER_SQL.format(10)) == {"primary": 0, "replica": 1}
     logged = [r.getMessage() for r in caplog.records if "ORDER BY students.id" in r.getMessage()]
@@ -308,7 +308,7 @@ def test_readwrite_load_reads_on_the_replica_from_gunicorn_workers(seeded, tmp_p
     replica, the writers' read-back on the primary, and every read-back saw its write."""
     for server in (seeded.primary, seeded.replica):
         seeded.execute(server, "TRUNCATE mysql.general_log")
-    result = run_flask(tmp_path, "bare", "loadtest", "--profile", "bare", "--scenario", "readwrite",
+    result = run_flask(tmp_path, "bare", "perf", "loadtest", "--profile", "bare", "--scenario", "readwrite",
                        "--users", "5", "--duration", "8s", "--max-requests", "150",
                        APP_SQLALCHEMY_DATABASE_URI=seeded.primary_url,
                        APP_READ_REPLICA_URL=seeded.replica_url)

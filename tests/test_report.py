@@ -7,12 +7,12 @@ from datetime import datetime
 import pytest
 
 from tests.support import flush_monitoring
-from webapp.report.data import percentile
+from flask_perf.report.data import percentile
 
 
 @pytest.fixture
 def app(make_app, tmp_path):
-    app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"))
+    app = make_app("testing", PERF_STORE_DIR=str(tmp_path / "mon"))
     app.test_client().get("/")  # creates the endpoints in the dashboard store
     flush_monitoring(app)
     return app
@@ -43,7 +43,7 @@ def test_percentiles():
 
 def test_gate_passes_when_p95_holds(app, tmp_path):
     synthetic(tmp_path, slow_factor=1.05)
-    result = app.test_cli_runner().invoke(args=["report", "--version", "v2", "--against", "v1",
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--version", "v2", "--against", "v1",
                                                 "--fail-over", "20"])
     assert result.exit_code == 0, result.output
     assert "== v2 against v1 (p95)" in result.output and "school.roster" in result.output
@@ -51,7 +51,7 @@ def test_gate_passes_when_p95_holds(app, tmp_path):
 
 def test_gate_fails_on_a_p95_regression(app, tmp_path):
     synthetic(tmp_path, slow_factor=2.0)
-    result = app.test_cli_runner().invoke(args=["report", "--version", "v2", "--against", "v1",
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--version", "v2", "--against", "v1",
                                                 "--fail-over", "20"])
     assert result.exit_code == 1
     assert "REGRESSION school.roster: p95 +" in result.output
@@ -60,7 +60,7 @@ def test_gate_fails_on_a_p95_regression(app, tmp_path):
 
 def test_unknown_version_is_a_clear_error(app, tmp_path):
     synthetic(tmp_path, 1.0)
-    result = app.test_cli_runner().invoke(args=["report", "--version", "v9", "--against", "v1"])
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--version", "v9", "--against", "v1"])
     assert result.exit_code == 2 and "no requests recorded for version 'v9'" in result.output
 
 
@@ -82,7 +82,7 @@ class Parsed(html.parser.HTMLParser):
 def test_html_report_is_self_contained_with_charts(app, tmp_path):
     synthetic(tmp_path, 1.5)
     out = tmp_path / "report.html"
-    result = app.test_cli_runner().invoke(args=["report", "--version", "v2", "--against", "v1",
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--version", "v2", "--against", "v1",
                                                 "--html", str(out)])
     assert result.exit_code == 0, result.output
     page = Parsed()

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import SMALL
 from tests.support import flush_monitoring
-from webapp.monitoring.retention import prune
+from flask_perf.stores.retention import prune
 from webapp.seed import seed
 
 
@@ -19,7 +19,7 @@ def counts(mon):
 
 def test_prune_by_rows_and_by_age(make_app, tmp_path):
     mon = tmp_path / "mon"
-    app = make_app("development", MONITORING_DIR=str(mon), DEBUG_TB_ENABLED=False,
+    app = make_app("development", PERF_STORE_DIR=str(mon), PERF_TOOLBAR_ENABLED=False,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
     with app.app_context():
         seed(SMALL, reset=True)
@@ -30,7 +30,7 @@ def test_prune_by_rows_and_by_age(make_app, tmp_path):
     requests, stack_lines, measurements = counts(mon)
     assert requests == measurements == 10 and stack_lines > 0
 
-    app.config["MONITORING_MAX_ROWS"] = 4
+    app.config["PERF_RETENTION_MAX_ROWS"] = 4
     deleted = prune(app)
     assert deleted["Request"] == 6 and deleted["measurements"] == 6
     requests, stack_lines_left, measurements = counts(mon)
@@ -41,13 +41,13 @@ def test_prune_by_rows_and_by_age(make_app, tmp_path):
     assert orphans == 0
 
     time.sleep(0.1)
-    result = app.test_cli_runner().invoke(args=["monitoring", "prune", "--days", "0"])
+    result = app.test_cli_runner().invoke(args=["perf", "prune", "--days", "0"])
     assert result.exit_code == 0 and "Request        4 rows deleted" in result.output
     assert counts(mon) == (0, 0, 0)
 
 
 def test_prune_is_not_reachable_over_http(make_app, tmp_path):
-    app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"))
+    app = make_app("testing", PERF_STORE_DIR=str(tmp_path / "mon"))
     rules = [r.rule for r in app.url_map.iter_rules()]
     assert not [r for r in rules if "prune" in r and not r.startswith("/dashboard/database_pruning")]
 
@@ -58,8 +58,8 @@ def test_prune_a_shared_mariadb_store(make_app, tmp_path, mariadb_database):
     from sqlalchemy import create_engine, text
 
     dashboard, profiler = mariadb_database(), mariadb_database()
-    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=False,
-                   DASHBOARD_DATABASE_URL=dashboard, FLASK_PROFILER_DATABASE_URL=profiler,
+    app = make_app("development", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_TOOLBAR_ENABLED=False,
+                   PERF_DASHBOARD_DATABASE_URL=dashboard, PERF_PROFILER_DATABASE_URL=profiler,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
     with app.app_context():
         seed(SMALL, reset=True)
@@ -67,7 +67,7 @@ def test_prune_a_shared_mariadb_store(make_app, tmp_path, mariadb_database):
     for class_id in range(1, 8):
         assert client.get(f"/roster?class_id={class_id}").status_code == 200
     flush_monitoring(app)
-    app.config["MONITORING_MAX_ROWS"] = 3
+    app.config["PERF_RETENTION_MAX_ROWS"] = 3
     deleted = prune(app)
     assert deleted["Request"] == 4 and deleted["measurements"] == 4
     for url, table in ((dashboard, "Request"), (profiler, "measurements")):

@@ -16,9 +16,9 @@ PASSWORD = "s3curity-test-pw"
 
 @pytest.fixture
 def app(make_app, tmp_path):
-    app = make_app("development", MONITORING_DIR=str(tmp_path / "mon"), MONITOR_PASSWORD=PASSWORD,
+    app = make_app("development", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_MONITOR_PASSWORD=PASSWORD,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}",
-                   DEBUG_TB_ENABLED=False, DASHBOARD_LOGIN_LIMIT=5)
+                   PERF_TOOLBAR_ENABLED=False, PERF_DASHBOARD_LOGIN_LIMIT=5)
     with app.app_context():
         seed(SMALL, reset=True)
     return app
@@ -52,7 +52,7 @@ def test_login_requires_csrf_token_and_the_right_password(app):
 
 
 def test_admin_admin_never_works_even_on_an_empty_user_table(make_app, tmp_path):
-    app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"), DASHBOARD_MANAGE_USER=False)
+    app = make_app("testing", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_DASHBOARD_MANAGE_USER=False)
     client = app.test_client()
     response = client.post("/dashboard/login", data={"name": "admin", "password": "admin",
                                                      "csrf_token": csrf(client)})
@@ -124,7 +124,7 @@ def test_outlier_records_are_redacted(app, tmp_path):
 
 
 def test_profiler_records_are_redacted(app, tmp_path):
-    from webapp.monitoring.profiler import _wrap_endpoint
+    from flask_perf.profiler import _wrap_endpoint
     app.add_url_rule("/echo", "echo", _wrap_endpoint(lambda: "ok"), methods=["POST"])
     client = app.test_client()
     client.get("/roster?class_id=1&api_key=k-123", headers={"Authorization": "Basic c2VjcmV0",

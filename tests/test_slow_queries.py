@@ -12,7 +12,7 @@ from webapp.seed import seed
 @pytest.fixture
 def build(make_app, tmp_path):
     def factory(threshold_ms):
-        app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"), SLOW_QUERY_MS=threshold_ms,
+        app = make_app("testing", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_SLOW_QUERY_MS=threshold_ms,
                        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
         with app.app_context():
             seed(SMALL, reset=True)
@@ -28,10 +28,10 @@ def stored(tmp_path):
 
 def test_threshold_zero_logs_and_stores_every_query(build, tmp_path, caplog):
     app = build(0)
-    with caplog.at_level(logging.WARNING, logger="webapp.slow_queries"):
+    with caplog.at_level(logging.WARNING, logger="flask_perf.slow_queries"):
         assert app.test_client().get("/roster?class_id=3").status_code == 200
     flush_monitoring(app)
-    messages = [r.getMessage() for r in caplog.records if r.name == "webapp.slow_queries"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "flask_perf.slow_queries"]
     assert len(messages) == 2  # the class lookup and the roster join
     assert any("student_identifier" in m and "school.roster" in m and "parameters=" in m for m in messages)
     rows = stored(tmp_path)
@@ -44,21 +44,22 @@ def test_threshold_zero_logs_and_stores_every_query(build, tmp_path, caplog):
 
 def test_queries_under_the_threshold_are_not_logged(build, tmp_path, caplog):
     app = build(60_000)
-    with caplog.at_level(logging.WARNING, logger="webapp.slow_queries"):
+    with caplog.at_level(logging.WARNING, logger="flask_perf.slow_queries"):
         app.test_client().get("/roster?class_id=3")
     flush_monitoring(app)
-    assert not [r for r in caplog.records if r.name == "webapp.slow_queries"]
+    assert not [r for r in caplog.records if r.name == "flask_perf.slow_queries"]
     assert stored(tmp_path) == []
 
 
 @pytest.mark.parametrize("toolbar", [False, True])
 def test_the_recorder_without_the_toolbar_skips_the_stack_walk(make_app, tmp_path, toolbar):
-    """Flask-SQLAlchemy's recorder (with the calling line) only when the toolbar shows it."""
+    """flask_perf's recorder walks the stack for the calling line only when the toolbar shows it,
+    and never needs Flask-SQLAlchemy's SQLALCHEMY_RECORD_QUERIES."""
     from flask import g
 
-    from webapp.monitoring.query_log import Query, recorded_queries
+    from flask_perf.sql.recording import Query, recorded_queries
 
-    app = make_app("testing", MONITORING_DIR=str(tmp_path / "mon"), DEBUG_TB_ENABLED=toolbar,
+    app = make_app("testing", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_TOOLBAR_ENABLED=toolbar,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
     with app.app_context():
         seed(SMALL, reset=True)
@@ -66,11 +67,12 @@ def test_the_recorder_without_the_toolbar_skips_the_stack_walk(make_app, tmp_pat
     app.after_request(lambda response: seen.extend(recorded_queries()) or response)
     with app.test_client() as client:
         assert client.get("/roster?class_id=3").status_code == 200
-        assert ("_sqlalchemy_queries" in g) is toolbar  # Flask-SQLAlchemy's own list
-    assert app.config["SQLALCHEMY_RECORD_QUERIES"] is toolbar
+        assert "_sqlalchemy_queries" not in g  # Flask-SQLAlchemy's recorder stays off
+    assert app.config["SQLALCHEMY_RECORD_QUERIES"] is False
     assert len(seen) == 2 and all(q.duration >= 0 for q in seen)
     assert any("student_identifier" in q.statement and list(q.parameters[0]) == [3] for q in seen)
     if toolbar:
         assert all("webapp/school/" in q.location for q in seen)  # the line the panel shows
+        assert all(isinstance(q, Query) for q in seen)
     else:
         assert all(isinstance(q, Query) and q.location == "" for q in seen)

@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from tests.support import flush_monitoring, start_grading_service
 from webapp.extensions import db
 from webapp.models import Class, Student, student_identifier
-from webapp.report import data
+from flask_perf.report import data
 from webapp.seed import SeedPlan, seed
 
 
@@ -132,14 +132,14 @@ def test_profiles_tell_cpu_db_and_io_bound_apart(make_app, default_seed, backend
                                                 tmp_path):
     """/stats CPU-, /roster DB-, /class_report I/O-bound: .prof files (profiling profile) and
     level-3 stacks (development) agree, but for one close case."""
-    common = {"SQLALCHEMY_DATABASE_URI": default_seed, "MONITORING_DIR": str(tmp_path / "mon"),
+    common = {"SQLALCHEMY_DATABASE_URI": default_seed, "PERF_STORE_DIR": str(tmp_path / "mon"),
               "GRADING_SERVICE_URL": grading_service.url}
-    profiling = make_app("profiling", WSGI_PROFILER_RESTRICTIONS=[], TESTING=True, **common)
+    profiling = make_app("profiling", PERF_WSGI_PROFILER_RESTRICTIONS=[], TESTING=True, **common)
     send_requests(profiling)
     flush_monitoring(profiling)
-    development = make_app("development", DEBUG_TB_ENABLED=False, TESTING=True,
-                           DASHBOARD_SAMPLING_PERIOD_MS=1, DASHBOARD_STACKS_IN_FLIGHT=100,
-                           DASHBOARD_STACKS_PER_SECOND=0, **common)
+    development = make_app("development", PERF_TOOLBAR_ENABLED=False, TESTING=True,
+                           PERF_DASHBOARD_SAMPLING_PERIOD_MS=1, PERF_DASHBOARD_STACKS_IN_FLIGHT=100,
+                           PERF_DASHBOARD_STACKS_PER_SECOND=0, **common)
     send_requests(development)
     flush_monitoring(development)
 
@@ -164,7 +164,7 @@ def test_profiles_tell_cpu_db_and_io_bound_apart(make_app, default_seed, backend
         assert shares[class_report].kind == "io", shares[class_report]
 
     html_path = tmp_path / "report.html"
-    result = development.test_cli_runner().invoke(args=["report", "--html", str(html_path)])
+    result = development.test_cli_runner().invoke(args=["perf", "report", "--html", str(html_path)])
     assert result.exit_code == 0, result.output
     assert re.search(r"school\.stats +CPU-bound: \d+ % CPU, .*\[2 \.prof files", result.output)
     assert re.search(r"school\.roster +DB-bound: \d+ % DB, .*\[\d level-3 call stacks", result.output)

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import SMALL
 from tests.support import ROOT, flush_monitoring
 from webapp.extensions import db
-from webapp.monitoring.status_cli import store_status
+from flask_perf.stores.status import store_status
 from webapp.seed import seed
 
 
@@ -31,7 +31,7 @@ def mon_dir(tmp_path):
 
 
 def build(make_app, tmp_path, mon_dir, version):
-    app = make_app("testing", MONITORING_DIR=mon_dir, APP_VERSION=version,
+    app = make_app("testing", PERF_STORE_DIR=mon_dir, PERF_VERSION=version,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
     with app.app_context():
         if db.session.execute(db.text("SELECT name FROM sqlite_master WHERE name='students'")).first() is None:
@@ -78,7 +78,7 @@ def test_monitoring_status_reports_counts(make_app, tmp_path, mon_dir):
     assert status["Flask-MonitoringDashboard"]["counts"]["Request"] == 2
     assert status["flask-profiler"]["counts"]["measurements"] == 2
     assert status["Flask-MonitoringDashboard"]["store"].endswith("monitoring/dashboard.db")
-    result = app.test_cli_runner().invoke(args=["monitoring", "status"])
+    result = app.test_cli_runner().invoke(args=["perf", "status"])
     assert result.exit_code == 0
     assert re.search(r"Request: 2, Endpoint: \d+", result.output)
     assert "measurements: 2" in result.output
@@ -112,7 +112,7 @@ def test_a_real_innodb_deadlock_is_retried_not_reported(mariadb_database):
 
     from sqlalchemy import create_engine, text
 
-    from webapp.monitoring.writer import is_transient
+    from flask_perf.stores.writer import is_transient
 
     engine = create_engine(mariadb_database())
     with engine.begin() as conn:

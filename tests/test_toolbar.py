@@ -24,7 +24,7 @@ LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": BROWSER_ACCEPT}
 def dev_app(app, make_app, backend, tmp_path):
     """The seeded database of ``app``, in a development app (toolbar on)."""
     dev = make_app("development", SQLALCHEMY_DATABASE_URI=backend[1], TESTING=True,
-                   MONITORING_DIR=str(tmp_path / "mon"))
+                   PERF_STORE_DIR=str(tmp_path / "mon"))
     yield dev
     with dev.app_context():
         db.engine.dispose()
@@ -99,10 +99,10 @@ def test_toolbar_only_for_allowed_hosts(dev_app):
 
 def test_config_panel_hides_secrets(dev_app):
     dev_app.config["SQLALCHEMY_BINDS"] = {"replica": "mysql+pymysql://app:hunter2@db.example/x"}
-    dev_app.config["DASHBOARD_DATABASE_URL"] = "mysql+pymysql://mon:s3cr3tpw@db.example/mon"
+    dev_app.config["PERF_DASHBOARD_DATABASE_URL"] = "mysql+pymysql://mon:s3cr3tpw@db.example/mon"
     page = dev_app.test_client().get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
     assert dev_app.config["SECRET_KEY"] not in page
-    assert dev_app.config["MONITOR_PASSWORD_HASH"] not in page
+    assert dev_app.extensions["flask_perf"].credentials.password_hash not in page
     assert "s3cr3tpw" not in page
     assert "mon:***@db.example" in page
 
@@ -122,7 +122,7 @@ def test_scripted_clients_do_not_pay_for_the_toolbar(dev_app, accept):
 
 
 def test_profiler_panel_shows_the_top_functions(dev_app):
-    dev_app.config["DEBUG_TB_PROFILER_ROWS"] = 5
+    dev_app.config["PERF_TOOLBAR_PROFILER_ROWS"] = 5
     page = dev_app.test_client().get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
     assert re.search(r"Top 5 of \d{2,} functions by cumulative time", page)
     panel = page[page.index("flask-perf-profiler-note"):]

@@ -4,14 +4,14 @@ import os
 import pytest
 
 from tests.conftest import SMALL
-from webapp.monitoring.wsgi_profiler import NAME
+from flask_perf.wsgi_profiler import NAME
 from webapp.seed import seed
 
 
 @pytest.fixture
 def app(make_app, tmp_path):
-    app = make_app("profiling", MONITORING_DIR=str(tmp_path / "mon"), WSGI_PROFILER_KEEP=5,
-                   WSGI_PROFILER_RESTRICTIONS=[], TESTING=True,
+    app = make_app("profiling", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_WSGI_PROFILER_KEEP=5,
+                   PERF_WSGI_PROFILER_RESTRICTIONS=[], TESTING=True,
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
     with app.app_context():
         seed(SMALL, reset=True)
@@ -38,9 +38,9 @@ def test_each_request_gets_its_own_file_and_the_newest_are_kept(app, tmp_path):
 def test_profiles_cli_lists_and_graphs(app, tmp_path):
     app.test_client().get("/roster?class_id=1")
     runner = app.test_cli_runner()
-    listing = runner.invoke(args=["profiles"])
+    listing = runner.invoke(args=["perf", "profiles"])
     assert listing.exit_code == 0 and "/roster" in listing.output and "GET" in listing.output
-    graph = runner.invoke(args=["profiles", "graph"])
+    graph = runner.invoke(args=["perf", "profiles", "graph"])
     assert graph.exit_code == 0, graph.output
     svg_path = graph.output.strip().split("Wrote ")[1]
     with open(svg_path) as handle:
@@ -50,5 +50,5 @@ def test_profiles_cli_lists_and_graphs(app, tmp_path):
 
 
 def test_profiles_graph_of_missing_file_is_a_clear_error(app):
-    result = app.test_cli_runner().invoke(args=["profiles", "graph", "nope.prof"])
+    result = app.test_cli_runner().invoke(args=["perf", "profiles", "graph", "nope.prof"])
     assert result.exit_code == 1 and "no such profile: nope.prof" in result.output

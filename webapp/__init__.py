@@ -7,8 +7,7 @@ from flask import Flask
 import config
 from webapp import cli, instance, replica
 from webapp import grading
-from webapp.extensions import db
-from webapp.monitoring import init_monitoring, init_query_recording
+from webapp.extensions import db, perf
 from webapp.school import bp as school_bp
 from webapp.school import errors as school_errors
 from webapp.version import app_version
@@ -22,7 +21,8 @@ def create_app(profile: str | None = None, test_config: dict | None = None) -> F
     ``APP_INSTANCE_PATH``) to put the instance folder elsewhere.
     """
     test_config = dict(test_config or {})
-    profile_class = config.get_profile(profile or os.environ.get("APP_PROFILE"))
+    profile_class = config.get_profile(
+        profile or os.environ.get("APP_PROFILE") or os.environ.get("FLASK_PERF_PROFILE"))
     instance_path = test_config.pop("INSTANCE_PATH", None) or os.environ.get("APP_INSTANCE_PATH")
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.path.abspath(instance_path) if instance_path else None)
@@ -32,44 +32,41 @@ def create_app(profile: str | None = None, test_config: dict | None = None) -> F
     app.config.from_pyfile("config.py")
     app.config.from_prefixed_env("APP")
     app.config.update(test_config)
-    app.config["PROFILE"] = profile_class.PROFILE  # the class decides, not a stray APP_PROFILE
+    app.config["PERF_PROFILE"] = profile_class.PROFILE  # the class decides, not a stray APP_PROFILE
     _finish_config(app, profile_class)
 
     _log_to_stderr()
-    init_query_recording(app)  # must precede db.init_app
-    replica.init_app(app)  # after query recording, before db.init_app
+    replica.init_app(app)  # before db.init_app
     db.init_app(app)
     app.register_blueprint(school_bp)
     grading.init_app(app)  # /class_report and its background job
     school_errors.init_app(app)
     cli.init_app(app)
-    init_monitoring(app)  # after the routes: the tools wrap the registered views
+    state = perf.init_app(app, engines=replica.engines(app))  # after the routes: the tools wrap the views
+    grading.register_with(state)  # the jobs store and its report section
     return app
 
 
 def _log_to_stderr() -> None:
     """Our loggers (slow queries, monitoring stores) print with time and level."""
-    logger = logging.getLogger("webapp")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    for name in ("webapp", "flask_perf"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
 
 
 def _finish_config(app: Flask, profile_class: type) -> None:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         path = os.path.join(app.instance_path, "school.db")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    if not app.config.get("MONITORING_DIR"):
-        app.config["MONITORING_DIR"] = app.instance_path
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # a file needs no liveness check; the ping costs a query per request
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
-    app.config["APP_VERSION"] = app_version(app.config.get("APP_VERSION"))
-    if profile_class.PROFILE == "production":
-        app.config["DEBUG_TB_ENABLED"] = False  # never, whatever the environment says
+    app.config["PERF_VERSION"] = app_version(app.config.get("PERF_VERSION"))
     check = getattr(profile_class, "secret_key_problem", None)
     if check and (problem := check(app.config.get("SECRET_KEY"))):
         raise config.ConfigError(f"refusing to start the {profile_class.PROFILE} profile: {problem}"

@@ -47,7 +47,7 @@ def serve_command(host, port):
 
     app = current_app._get_current_object()
     base = f"http://{host}:{port}"
-    click.echo(f"flask-perf ({app.config['PROFILE']} profile) on {base}")
+    click.echo(f"flask-perf ({app.config['PERF_PROFILE']} profile) on {base}")
     for name, path in [("home", "/"), ("roster", "/roster?class_id=1"),
                        ("my_class (toolbar)", "/my_class?student_id=1"), *tool_urls(app).items()]:
         if path:
@@ -56,7 +56,7 @@ def serve_command(host, port):
 
 
 def init_app(app) -> None:
-    from webapp.loadtest.cli import loadtest
+    from flask_perf.loadtest.cli import loadtest
     from webapp.replica_cli import replica_group
 
     app.cli.add_command(loadtest)

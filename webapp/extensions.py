@@ -2,7 +2,7 @@
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
-from webapp.monitoring.toolbar import AppPagesToolbar
+from flask_perf import FlaskPerf
 from webapp.replica import RoutingSession
 
 
@@ -11,4 +11,4 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})  # reads may use the replica
-toolbar = AppPagesToolbar()
+perf = FlaskPerf()  # attached last in create_app, after every blueprint

@@ -1,14 +1,12 @@
 """The instance folder: per-machine state and secrets, created on first run.
 
-``instance/config.py`` gets a random ``SECRET_KEY`` and the hash of a random
-password for the monitoring pages; the password itself is printed once and
-stored nowhere. The file is created with mode 0600.
+``instance/config.py`` gets a random ``SECRET_KEY``, created with mode 0600
+(flask_perf keeps the monitoring login's hash next to it).
 """
 import os
 import secrets
 import sys
 
-from werkzeug.security import generate_password_hash
 
 TEMPLATE = '''"""Local settings of this machine (created on first run; never commit this file).
 
@@ -16,10 +14,8 @@ Values here override the profile; APP_* environment variables override these.
 """
 SECRET_KEY = {secret_key!r}
 
-# Login of /dashboard and /flask-profile. The password was printed once when this
-# file was created; set APP_MONITOR_PASSWORD to choose another.
-MONITOR_USER = "admin"
-MONITOR_PASSWORD_HASH = {password_hash!r}
+# The login of /dashboard and /flask-profile is flask_perf's: flask-perf-login.json
+# (printed once when created); set APP_PERF_MONITOR_PASSWORD to choose another.
 '''
 
 
@@ -29,9 +25,7 @@ def ensure_instance_folder(instance_path: str) -> str:
     path = os.path.join(instance_path, "config.py")
     if os.path.exists(path):
         return path
-    password = secrets.token_urlsafe(12)
-    content = TEMPLATE.format(secret_key=secrets.token_hex(32),
-                              password_hash=generate_password_hash(password))
+    content = TEMPLATE.format(secret_key=secrets.token_hex(32))
     # Write a private temp file, then link it into place: readers never see a
     # half-written file and a second worker starting at the same time loses cleanly.
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -44,7 +38,5 @@ def ensure_instance_folder(instance_path: str) -> str:
         return path
     finally:
         os.unlink(tmp)
-    print(f" * Created {path} with a new SECRET_KEY.\n"
-          f" * Monitoring login (/dashboard, /flask-profile): user 'admin', password "
-          f"'{password}' (shown once; only its hash is stored).", file=sys.stderr)
+    print(f" * Created {path} with a new SECRET_KEY.", file=sys.stderr)
     return path

@@ -154,11 +154,13 @@ def make_engine(app: Flask, url: str) -> sa.Engine:
         options.setdefault("pool_recycle", 7200)
         options["connect_args"] = {**options.get("connect_args", {}),
                                    "connect_timeout": app.config["READ_REPLICA_CONNECT_TIMEOUT_S"]}
-    engine = sa.create_engine(parsed, **options)
-    from webapp.monitoring import query_log
+    return sa.create_engine(parsed, **options)
 
-    query_log.listen(app, engine)  # the slow-query log and the toolbar see replica reads too
-    return engine
+
+def engines(app: Flask) -> list[sa.Engine]:
+    """The replica's engine, if any: flask_perf records its statements too."""
+    router = app.extensions.get(EXTENSION)
+    return [router.engine] if router is not None else []
 
 
 def init_app(app: Flask) -> None:

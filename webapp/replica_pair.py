@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pymysql
 
-from webapp.loadtest.server import free_port
+from flask_perf.loadtest.server import free_port
 
 HOST = "127.0.0.1"
 DATABASE = "school"

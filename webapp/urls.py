@@ -3,4 +3,4 @@
 
 def tool_urls(app) -> dict[str, str | None]:
     """Tool name → browsable path (None when the tool has no page of its own)."""
-    return dict(app.extensions.get("flask_perf_tools", {}))
+    return dict(app.extensions["flask_perf"].tools)

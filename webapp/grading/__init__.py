@@ -24,3 +24,9 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(worker_command)
     app.cli.add_command(grading_service_command)
+
+
+def register_with(state) -> None:
+    from webapp.grading.report_section import register
+
+    register(state)

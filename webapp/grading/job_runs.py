@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table
 
-from webapp.monitoring.stores import health_dir, schema_lock, store_engine, store_url
-from webapp.monitoring.writer import BatchWriter
+from flask_perf.stores.engines import health_dir, schema_lock, store_engine, store_url
+from flask_perf.stores.writer import BatchWriter
 
 metadata = MetaData()
 job_run = Table(
@@ -67,7 +67,7 @@ class JobRunRecorder:
 
     def __init__(self, app):
         engine = store_engine(jobs_store_url(app))
-        with schema_lock(app.config["MONITORING_DIR"]):
+        with schema_lock(app.config["PERF_STORE_DIR"]):
             metadata.create_all(engine)
         self.writer = BatchWriter(engine, job_run, "jobs", health_dir=health_dir(app))
 

@@ -20,7 +20,7 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
 from webapp.grading.report import build_class_report
-from webapp.monitoring.stores import redacted_url
+from flask_perf.stores.engines import redacted_url
 
 JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # RQ's uuid4
 
@@ -79,7 +79,7 @@ class JobQueue:
                 failure_ttl=int(self.config["JOBS_RESULT_TTL_S"]),
                 retry=Retry(max=retries, interval=intervals) if retries > 0 else None,
                 description=f"class report of class {class_id}",
-                meta={"app_version": self.config.get("APP_VERSION")})
+                meta={"app_version": self.config.get("PERF_VERSION")})
 
     def fetch(self, job_id: str) -> Job | None:
         """This queue's job ``job_id`` (None when unknown, expired or another queue's)."""

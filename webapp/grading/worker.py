@@ -18,7 +18,7 @@ from rq.worker import SimpleWorker
 
 from webapp.grading.job_runs import JobRunRecorder
 from webapp.grading.jobs import JobQueue, QueueUnavailable, redis_connection
-from webapp.monitoring.stores import redacted_url
+from flask_perf.stores.engines import redacted_url
 
 
 class AppWorker(SimpleWorker):

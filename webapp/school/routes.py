@@ -14,8 +14,8 @@ JSON_PATHS = {"/roster", "/stats"}
 
 @bp.get("/")
 def index():
-    return render_template("school/index.html", profile=current_app.config["PROFILE"],
-                           tools=current_app.extensions.get("flask_perf_tools", {}))
+    return render_template("school/index.html", profile=current_app.config["PERF_PROFILE"],
+                           tools=current_app.extensions["flask_perf"].tools)
 
 
 @bp.get("/roster")

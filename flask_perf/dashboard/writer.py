@@ -1,0 +1,144 @@
+"""Flask-MonitoringDashboard's writes, made safe to leave on.
+
+Stock FMD starts one thread per request at level 1 and commits through a
+``session_scope`` whose "retry" rolls back and silently loses the row when the
+store is locked. Here:
+- level 1 (production, testing): the Request row goes onto a BatchWriter queue
+  (no thread per request, batched inserts, retried while the store is down);
+  requests whose view raised a real error still take FMD's path, which also
+  stores the exception;
+- its cache flush (each endpoint's last request time) is retried when MariaDB
+  resolves a deadlock by rolling it back;
+- every other FMD write (level 3 call stacks, outliers, exceptions) goes through
+  a ``session_scope`` that never raises, counts what it drops and logs once a
+  minute, and lets one FMD thread per process write at a time: with a thread per
+  request, dozens of open write transactions starved of the GIL held SQLite's
+  lock past the busy timeout under load.
+"""
+import atexit
+import contextlib
+import logging
+import threading
+import time
+
+from werkzeug.exceptions import HTTPException
+
+from flask_perf.stores.engines import health_dir, store_engine
+from flask_perf.stores.writer import BatchWriter, Throttle, is_transient
+
+logger = logging.getLogger("flask_perf")
+
+
+class DroppedWrites:
+    def __init__(self):
+        self.count = 0
+        self.last_error: str | None = None
+        self._log = Throttle()
+
+    def add(self, exc: Exception) -> None:
+        self.count += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if self._log.due():
+            logger.error("dashboard store write failed (%s); %d writes dropped so far",
+                         self.last_error, self.count, exc_info=exc)
+
+
+_state = {"writer": None, "engine": None, "dropped": DroppedWrites()}
+_one_writer = threading.RLock()
+
+
+@contextlib.contextmanager
+def _writing_session():
+    """A session on the store, this process's FMD writes taking turns; commit or raise."""
+    from flask_monitoringdashboard.database import DBSession
+
+    with _one_writer:
+        session = DBSession(bind=_state["engine"])  # BEGIN IMMEDIATE: waits for the lock
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+@contextlib.contextmanager
+def safe_session_scope():
+    """FMD's session_scope without the silent loss: commit, or count the drop; never raise."""
+    try:
+        with _writing_session() as session:
+            yield session
+    except Exception as exc:
+        _state["dropped"].add(exc)
+
+
+def queue_request(endpoint, duration, status_code, e_collector) -> None:
+    """Level-1 recording: a Request row on the writer queue (FMD's thread for real errors)."""
+    import flask_monitoringdashboard as fmd
+    from flask_monitoringdashboard.core import profiler
+    from flask_monitoringdashboard.core.cache import update_duration_cache
+    from flask_monitoringdashboard.core.get_ip import get_ip
+    from flask_monitoringdashboard.core.group_by import get_group_by
+    from flask_monitoringdashboard.database import utc_now
+
+    error = e_collector.uncaught_exception
+    if e_collector.user_captured_exceptions or (error is not None and not isinstance(error, HTTPException)):
+        return profiler.start_performance_thread(endpoint, duration, status_code, e_collector)
+    update_duration_cache(endpoint_name=endpoint.name, duration=duration * 1000)
+    _state["writer"].put({
+        "endpoint_id": endpoint.id, "duration": duration * 1000, "ip": get_ip(),
+        "group_by": get_group_by(), "status_code": status_code,
+        "version_requested": fmd.config.version,
+        "time_requested": utc_now()})
+
+
+def flush_cache(attempts: int = 5) -> None:
+    """FMD's ``flush_cache`` (each endpoint's last request time, written at exit and by
+    its pages), retried when MariaDB picks it as a deadlock victim: workers flushing at
+    once while others insert their requests deadlock now and then, and the stock
+    scope would give the update up."""
+    from flask_monitoringdashboard.core import cache
+    from flask_monitoringdashboard.database.endpoint import update_last_requested
+
+    times = sorted((name, info.last_requested) for name, info in list(cache.memory_cache.items())
+                   if info.last_requested)
+    for attempt in range(attempts):
+        try:
+            with _writing_session() as session:
+                for name, when in times:
+                    update_last_requested(session, name, when)
+            return
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                _state["dropped"].add(exc)
+                return
+        time.sleep(0.02 * 2 ** attempt)
+
+
+def install(app, url: str) -> BatchWriter:
+    """Route FMD's writes through ours, into the store at ``url``. FMD's state is per
+    process: the last app wins.
+
+    The batch writer keeps its connection (opening a SQLite connection in WAL mode
+    and closing it costs more than the writes); FMD's own writes (level-3 stacks,
+    a few per second at most) take turns (``_one_writer``) on a connection each, so
+    a deleted or replaced store file is found again. Both take the write lock when
+    their transaction begins."""
+    from flask_monitoringdashboard.core import cache, measurement
+    from flask_monitoringdashboard.core.profiler import (outlier_profiler, performance_profiler,
+                                                         stacktrace_profiler)
+    from flask_monitoringdashboard.database import Request
+
+    writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app))
+    _state["writer"], _state["engine"] = writer, store_engine(url, pooled=False)
+    for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
+        module.session_scope = safe_session_scope
+    measurement.start_performance_thread = queue_request
+    if cache.flush_cache is not flush_cache:
+        atexit.unregister(cache.flush_cache)  # fmd.bind registers cache.flush_cache: ours
+        cache.flush_cache = flush_cache
+    app.extensions["flask_perf"].writers["dashboard"] = writer
+    app.extensions["flask_perf"].dashboard_dropped = _state["dropped"]
+    return writer

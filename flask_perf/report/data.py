@@ -1,0 +1,179 @@
+"""What the report shows, read from the monitoring stores and result files."""
+import math
+import pstats
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import func, select, table, column
+from werkzeug.exceptions import HTTPException
+
+from flask_perf.loadtest.results import load_runs
+from flask_perf.stores.engines import store_engine, store_url
+from flask_perf.wsgi_profiler import NAME, list_profiles, profile_dir
+from flask_perf.report.classify import Shares, StackRow, classify_profile, classify_stack
+
+PERCENTILES = (50, 95, 99)
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class EndpointStats:
+    endpoint: str
+    version: str
+    durations: list[float] = field(default_factory=list)  # ms, sorted
+    errors: int = 0
+    last_seen: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.durations)
+
+    def p(self, q: float) -> float:
+        return percentile(self.durations, q)
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.count if self.count else 0.0
+
+
+def dashboard_stats(app) -> dict[str, dict[str, EndpointStats]]:
+    """version → endpoint → stats, from the dashboard's Request table."""
+    engine = store_engine(store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db"))
+    request, endpoint = table("Request", column("endpoint_id"), column("duration"),
+                              column("status_code"), column("version_requested"),
+                              column("time_requested")), table("Endpoint", column("id"), column("name"))
+    stmt = select(endpoint.c.name, request.c.version_requested, request.c.duration,
+                  request.c.status_code, request.c.time_requested).join(
+        endpoint, endpoint.c.id == request.c.endpoint_id)
+    result: dict[str, dict[str, EndpointStats]] = defaultdict(dict)
+    try:
+        with engine.connect() as conn:
+            for name, version, duration, status, when in conn.execute(stmt):
+                stats = result[version or "?"].setdefault(name, EndpointStats(name, version or "?"))
+                stats.durations.append(float(duration))
+                stats.errors += int(status or 0) >= 500
+                stats.last_seen = max(stats.last_seen, str(when))
+    except Exception:  # no dashboard store yet
+        return {}
+    finally:
+        engine.dispose()
+    for per_endpoint in result.values():
+        for stats in per_endpoint.values():
+            stats.durations.sort()
+    return dict(result)
+
+
+def versions_by_recency(stats: dict[str, dict[str, EndpointStats]]) -> list[str]:
+    return sorted(stats, key=lambda v: max(s.last_seen for s in stats[v].values()), reverse=True)
+
+
+def query_findings(app, limit: int = 20) -> list[dict]:
+    engine = store_engine(store_url(app, "PERF_SLOW_QUERY_DATABASE_URL", "slow_queries.db"))
+    finding = table("query_finding", column("endpoint"), column("kind"), column("shape"),
+                    column("count"))
+    stmt = (select(finding.c.endpoint, finding.c.kind, finding.c.shape,
+                   func.count().label("requests"), func.max(finding.c.count).label("max_repeat"))
+            .group_by(finding.c.endpoint, finding.c.kind, finding.c.shape)
+            .order_by(func.count().desc()).limit(limit))
+    try:
+        with engine.connect() as conn:
+            return [dict(row) for row in conn.execute(stmt).mappings()]
+    except Exception:
+        return []
+    finally:
+        engine.dispose()
+
+
+def top_functions(app, files: int = 20, limit: int = 12) -> tuple[int, list[dict]]:
+    """Own-time leaders over the newest ``files`` .prof files: (files read, rows)."""
+    entries = list_profiles(profile_dir(app))[:files]
+    if not entries:
+        return 0, []
+    stats = pstats.Stats(*[e.path for e in entries])
+    rows = []
+    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
+        rows.append({"function": f"{name} ({filename.rsplit('/', 1)[-1]}:{line})", "calls": calls,
+                     "own_ms": tottime * 1000, "cumulative_ms": cumtime * 1000})
+    rows.sort(key=lambda r: r["own_ms"], reverse=True)
+    return len(entries), rows[:limit]
+
+
+def load_tests(app) -> list[dict]:
+    return load_runs(app)
+
+
+def bottlenecks(app, per_endpoint: int = 20, shown: int = 12) -> list[dict]:
+    """DB/I-O/CPU shares per endpoint, from the newest ``.prof`` files and level-3 stacks.
+
+    Rows ``{"endpoint", "source", "shares"}``, the endpoints with the most profiled
+    time first; an endpoint profiled both ways gets one row per source.
+    """
+    rows = _profile_bottlenecks(app, per_endpoint) + _stack_bottlenecks(app, per_endpoint)
+    rows.sort(key=lambda r: (-r["shares"].total / r["shares"].profiles, r["endpoint"], r["source"]))
+    return rows[:shown]
+
+
+def _profile_endpoint(adapter, filename: str) -> str | None:
+    """The endpoint a ``.prof`` file name's method and path route to (None if none)."""
+    match = NAME.match(filename)
+    if not match:
+        return None
+    path = "/" if match["path"] == "root" else "/" + match["path"].replace(".", "/")
+    try:
+        return adapter.match(path, method=match["method"])[0]
+    except HTTPException:  # 404s, redirects
+        return None
+
+
+def _profile_bottlenecks(app, per_endpoint: int) -> list[dict]:
+    adapter = app.url_map.bind("localhost")
+    files: dict[str, list[str]] = defaultdict(list)
+    for entry in list_profiles(profile_dir(app)):
+        endpoint = _profile_endpoint(adapter, entry.name)
+        if endpoint and len(files[endpoint]) < per_endpoint:
+            files[endpoint].append(entry.path)
+    rows = []
+    for endpoint, paths in files.items():
+        shares = replace(classify_profile(pstats.Stats(*paths)), profiles=len(paths))
+        rows.append({"endpoint": endpoint, "source": f"{len(paths)} .prof files", "shares": shares})
+    return rows
+
+
+def _stack_bottlenecks(app, per_endpoint: int) -> list[dict]:
+    engine = store_engine(store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db"))
+    request = table("Request", column("id"), column("endpoint_id"), column("status_code"))
+    endpoint = table("Endpoint", column("id"), column("name"))
+    line = table("StackLine", column("request_id"), column("code_id"), column("position"),
+                 column("indent"), column("duration"))
+    code = table("CodeLine", column("id"), column("filename"), column("function_name"))
+    profiled = (select(request.c.id, endpoint.c.name).join(endpoint, endpoint.c.id == request.c.endpoint_id)
+                .where(request.c.status_code < 400,
+                       request.c.id.in_(select(line.c.request_id).where(line.c.indent > 0)))
+                .order_by(request.c.id.desc()).limit(2000))
+    try:
+        with engine.connect() as conn:
+            chosen: dict[str, list[int]] = defaultdict(list)
+            for request_id, name in conn.execute(profiled):
+                if len(chosen[name]) < per_endpoint:
+                    chosen[name].append(request_id)
+            ids = [i for group in chosen.values() for i in group]
+            lines = (select(line.c.request_id, line.c.indent, line.c.duration, code.c.filename,
+                            code.c.function_name).join(code, code.c.id == line.c.code_id)
+                     .where(line.c.request_id.in_(ids)).order_by(line.c.request_id, line.c.position))
+            per_request = defaultdict(list)
+            for request_id, *row in (conn.execute(lines) if ids else ()):
+                per_request[request_id].append(StackRow(*row))
+    except Exception:  # no dashboard store (yet)
+        return []
+    finally:
+        engine.dispose()
+    return [{"endpoint": name, "source": f"{len(ids)} level-3 call stacks",
+             "shares": sum((classify_stack(per_request[i]) for i in ids), Shares(profiles=0))}
+            for name, ids in chosen.items()]
