@@ -18,9 +18,12 @@ test: install system-deps
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+# The pinned requirements, then flask_perf itself (editable, --no-deps): its pytest11
+# entry point is what gives `pytest --perf`.
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 system-deps:

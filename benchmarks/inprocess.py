@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.overhead import CONFIGS, flask  # noqa: E402
+from benchmarks.overhead import BENCH_SECRET_KEY, CONFIGS, flask  # noqa: E402
 
 
 def environ_for(path: str) -> dict:
@@ -48,7 +48,7 @@ def run(name: str, requests: int, school: Path, work: Path, profile: bool, extra
 
     app = create_app(None, {"INSTANCE_PATH": str(work / name.replace(" ", "-")),
                             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{school}",
-                            "SECRET_KEY": "b" * 48, "PERF_MONITOR_PASSWORD": "benchmark-only-password"})
+                            "SECRET_KEY": BENCH_SECRET_KEY, "PERF_MONITOR_PASSWORD": "benchmark-only-password"})
     rng = random.Random(42)
     paths = [f"/roster?class_id={rng.randint(1, 1000)}" if rng.random() < 0.5
              else f"/my_class?student_id={rng.randint(1, 10000)}" for _ in range(requests)]
@@ -101,7 +101,7 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="inprocess-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-    env.update(APP_PROFILE="bare", APP_INSTANCE_PATH=str(work / "seed"), APP_SECRET_KEY="b" * 48,
+    env.update(APP_PROFILE="bare", APP_INSTANCE_PATH=str(work / "seed"), APP_SECRET_KEY=BENCH_SECRET_KEY,
                APP_SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'school.db'}")
     flask(env, "seed")
     flask(env, "perf", "indexes", "--apply")

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from flask_perf.loadtest.server import free_port  # noqa: E402
+
+BENCH_SECRET_KEY = "benchmark-only-0c7e4a91d3f8b62e5a9c1d7f4b8e2a6c"  # production refuses one repeated character
 BIN = Path(sys.executable).parent
 CONFIGS = {
     "bare": {"APP_PROFILE": "bare"},
@@ -120,7 +122,7 @@ def wrk(port: int, seconds: float, connections: int, browser: bool = False) -> d
 
 def config_env(seed_env: dict, work: Path, name: str) -> dict:
     return {**seed_env, **CONFIGS[name], "APP_INSTANCE_PATH": str(work / re.sub(r"\W", "-", name)),
-            "APP_PERF_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": "b" * 48}
+            "APP_PERF_MONITOR_PASSWORD": "benchmark-only-password", "APP_SECRET_KEY": BENCH_SECRET_KEY}
 
 
 def measure(args, seed_env: dict, work: Path, name: str) -> dict:

@@ -11,6 +11,7 @@ class BaseConfig:
     # flask_perf: the profile picks the tools (flask_perf/config.py has every PERF_* key
     # and its default); set any PERF_* key here, in instance/config.py or as APP_PERF_*.
     PERF_PROFILE = "bare"
+    PERF_LOADTEST_LOCUSTFILE = "locustfile.py"  # webapp/locustfile.py (relative to the app's root_path)
 
     # External grading API and background jobs (webapp/grading/, grading_service/)
     GRADING_SERVICE_URL = "http://127.0.0.1:5055"

@@ -6,6 +6,7 @@ neither, a random password is generated once: its hash goes to
 ``<instance>/flask-perf-login.json`` (mode 0600), the password is printed once and
 stored nowhere. There is no default password.
 """
+import hashlib
 import hmac
 import json
 import os
@@ -14,13 +15,24 @@ import sys
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from flask_perf.config import ConfigError
+
 LOGIN_FILE = "flask-perf-login.json"
 
 
 class MonitorCredentials:
-    def __init__(self, user: str, password_hash: str):
+    def __init__(self, user: str, password_hash: str, plain_digest: str | None = None):
         self.user = user
         self.password_hash = password_hash
+        self._loaded = (password_hash, plain_digest)
+
+    @property
+    def identity(self) -> str:
+        """What identifies the current password in every worker and after a restart (login
+        generations, sessions.py): the hash, or for a password configured in plain text,
+        which each process hashes with a new salt, a keyed digest of it."""
+        loaded_hash, plain_digest = self._loaded
+        return plain_digest if plain_digest and self.password_hash == loaded_hash else self.password_hash
 
     def check(self, user: str | None, password: str | None) -> bool:
         """Constant-time for the user name; the hash check is slow by design."""
@@ -32,12 +44,15 @@ class MonitorCredentials:
 def load_credentials(app) -> MonitorCredentials:
     user = str(app.config.get("PERF_MONITOR_USER") or "admin")
     plain = app.config.pop("PERF_MONITOR_PASSWORD", None)
+    digest = None
     if plain:
         app.config["PERF_MONITOR_PASSWORD_HASH"] = generate_password_hash(str(plain))
+        key = str(app.config.get("SECRET_KEY") or "").encode()
+        digest = "plain:" + hmac.new(key, str(plain).encode(), hashlib.sha256).hexdigest()
     password_hash = app.config.get("PERF_MONITOR_PASSWORD_HASH")
     if not password_hash:
         user, password_hash = generated_login(app.instance_path, user)
-    return MonitorCredentials(user, password_hash)
+    return MonitorCredentials(user, password_hash, digest)
 
 
 def generated_login(instance_path: str, user: str) -> tuple[str, str]:
@@ -50,7 +65,7 @@ def generated_login(instance_path: str, user: str) -> tuple[str, str]:
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RuntimeError(f"{path} is unreadable ({exc}); delete it to get a new password") from None
+        raise ConfigError(f"{path} is unreadable ({exc}); delete it to get a new password") from None
     os.makedirs(instance_path, exist_ok=True)
     password = secrets.token_urlsafe(12)
     data = {"user": user, "password_hash": generate_password_hash(password)}

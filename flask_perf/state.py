@@ -3,8 +3,14 @@
 The attached tools (name → page URL), the store writers (one ``flush()`` for all),
 the monitoring credentials, and the hooks that monitor routes registered after
 ``init_app`` (a blueprint registered late is wrapped like the others).
+``watch_states()`` lets the pytest plugin see every PerfState a test session creates
+(it keeps their writers and store URLs, not the apps, and stops watching at the end).
 """
+from collections.abc import Callable
+
 from flask import Flask
+
+_watchers: list = []  # callables given each new PerfState; empty unless pytest --perf
 
 # Blueprints of the tools themselves: never measured, never load-tested.
 TOOL_BLUEPRINTS = ("dashboard", "flask-profiler", "debugtoolbar", "flask_perf")
@@ -15,16 +21,27 @@ def is_tool_endpoint(endpoint: str) -> bool:
         endpoint.startswith("flask_perf")
 
 
+def watch_states(watcher: Callable) -> Callable[[], None]:
+    """Call ``watcher(state)`` with every PerfState created from now on (its config is
+    complete, its tools not yet attached); returns the function that stops it."""
+    _watchers.append(watcher)
+    return lambda: _watchers.remove(watcher) if watcher in _watchers else None
+
+
 class PerfState:
     def __init__(self, app: Flask, profile: str):
         self.app, self.profile = app, profile
         self.tools: dict[str, str | None] = {}
         self.writers: dict = {}
+        self.backfills: dict = {}  # store name → the roll-up of its older rows (stores/backfill.py)
         self.records_queries = self.query_locations = False
         self.route_hooks: list = []  # called with each endpoint registered after init_app
         self.extra_stores: list = []  # the app's own stores (status and retention read them)
         self.report_sections: list = []  # callables app -> list of lines for `flask perf report`
+        self.loadtest_env_providers: list = []  # callables app -> dict, see add_loadtest_env
         self._credentials = None
+        for watcher in list(_watchers):
+            watcher(self)
 
     @property
     def credentials(self):
@@ -58,6 +75,12 @@ class PerfState:
     def add_report_section(self, section) -> None:
         """``section(app) -> list[str]``: lines appended to ``flask perf report``."""
         self.report_sections.append(section)
+
+    def add_loadtest_env(self, provider) -> None:
+        """``provider(app) -> dict``: environment variables for the Locust process of
+        ``flask perf loadtest`` (e.g. how many rows the app's locustfile may draw ids from);
+        called in an app context, an exception stops the run with its message."""
+        self.loadtest_env_providers.append(provider)
 
     def flush(self, timeout: float = 30) -> bool:
         """Wait until every row queued so far by this app's writers is stored."""

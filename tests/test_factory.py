@@ -7,7 +7,7 @@ import pytest
 import config
 from webapp import create_app
 
-GOOD_KEY = "k" * 40
+GOOD_KEY = "5f0c9d3e8a7b41c6b2e9d7a4f1c3e8b6a9d2f7c4e1b8a5d3"  # production refuses "k" * 40 (one character)
 
 
 @pytest.mark.parametrize("name", sorted(config.PROFILES))

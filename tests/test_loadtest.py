@@ -1,10 +1,24 @@
-"""``flask loadtest``: a real Locust run against a real gunicorn, counts cross-checked."""
+"""``flask perf loadtest``: real Locust runs against a real gunicorn, counts cross-checked.
+
+The demo (``flask --app wsgi``, its locustfile from PERF_LOADTEST_LOCUSTFILE) and a
+bookshop that has no locustfile (``tests/apps/loadtest_app.py``, the default scenario).
+"""
 import json
 import os
+import subprocess
+import sys
+import types
 
+import click
 import pytest
+from flask import Flask
+from flask.cli import ScriptInfo
 
-from tests.support import run_flask
+from flask_perf.loadtest.app_import import current_app_import
+from flask_perf.loadtest.locustfiles import declared_scenarios
+from flask_perf.loadtest.results import dashboard_count
+from flask_perf.loadtest.routes import default_paths
+from tests.support import ROOT, run_flask, venv_bin
 
 pytestmark = pytest.mark.server
 
@@ -74,6 +88,7 @@ def test_master_worker_mode_merges_stats(instance):
     (["--url", "http://10.0.0.1:5000"], "not a loopback address; pass --allow-remote"),
     (["--url", "ftp://127.0.0.1/"], "is not an http(s) URL"),
     (["--scenario", "nope"], "'nope' is not one of"),
+    (["--locustfile", "no/such/locustfile.py"], "'no/such/locustfile.py' does not exist"),
 ])
 def test_bad_options_exit_2(instance, args, message):
     before = existing(instance)
@@ -83,10 +98,166 @@ def test_bad_options_exit_2(instance, args, message):
     assert existing(instance) == before
 
 
-def test_scenario_names_match_the_registry():
-    import subprocess
-    import sys
-    from flask_perf.loadtest import SCENARIO_NAMES
-    code = "from flask_perf.loadtest.scenarios import SCENARIOS; print(sorted(SCENARIOS))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(sorted(SCENARIO_NAMES))
+def test_started_server_runs_the_requested_profile(instance):
+    """--profile bare beats the caller's APP_PROFILE=testing: the server records nothing."""
+    before = existing(instance)
+    result = run_flask(instance, "testing", "perf", "loadtest", "--profile", "bare", "--users", "2",
+                       "--duration", "10s", "--max-requests", "40", "--scenario", "roster")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((only_run(instance, before) / "summary.json").read_text())
+    assert summary["profile"] == "bare" and summary["recorded"] == {}
+    assert summary["locust"]["total"]["requests"] >= 40
+    assert {e["name"] for e in summary["locust"]["endpoints"]} == {"/roster"}
+    assert not dashboard_count(f"sqlite:///{instance / 'dashboard.db'}", summary["run_id"])
+
+
+def test_declared_scenarios_match_what_the_locust_process_runs():
+    """The CLI reads scenario names from the syntax tree; Locust's process imports the file."""
+    locustfile = str(ROOT / "webapp" / "locustfile.py")
+    code = ("from gevent import monkey; monkey.patch_all(); import json, sys; "
+            "from flask_perf.loadtest.users import load_locustfile, pick_users; "
+            "m = load_locustfile(sys.argv[1]); "
+            "print(json.dumps([sorted(m.SCENARIOS), [u.__name__ for u in pick_users(m, None)], "
+            "[u.__name__ for u in pick_users(m, 'readwrite')]]))")
+    out = subprocess.run([sys.executable, "-c", code, locustfile], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    names, default, readwrite = json.loads(out.stdout)
+    assert names == sorted(declared_scenarios(locustfile))
+    assert default == ["SchoolUser"] and readwrite == ["ReadingUser", "EnrollingUser"]
+
+
+# --- any app: the bookshop in tests/apps/, which has no locustfile -------------------------
+
+BOOKSHOP = "tests/apps/loadtest_app.py"
+
+
+def run_bookshop(instance, *args: str) -> subprocess.CompletedProcess:
+    """``flask --app tests/apps/loadtest_app.py ARGS`` as its user would run it (flask_perf
+    importable as if installed; none of the demo's APP_* variables)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "FLASK_"))}
+    env.update(LOADTEST_APP_INSTANCE=str(instance), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    return subprocess.run([venv_bin("flask"), "--app", BOOKSHOP, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_default_scenario_requests_every_parameterless_get_route(tmp_path):
+    result = run_bookshop(tmp_path, "perf", "loadtest", "--profile", "testing", "--users", "3",
+                          "--duration", "15s", "--max-requests", "120")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gunicorn -w 2 loadtest_app:app, profile testing" in result.stdout
+    summary = json.loads((only_run(tmp_path, set()) / "summary.json").read_text())
+    endpoints = {e["name"]: e for e in summary["locust"]["endpoints"]}
+    assert set(endpoints) == {"/", "/books"}  # no parameter, not excluded, not a tool's route
+    total = summary["locust"]["total"]
+    assert total["requests"] >= 120 and total["failures"] == 0
+    assert all(e["requests"] >= total["requests"] // 2 - 3 for e in endpoints.values())  # in turn
+    assert summary["recorded"] == {"dashboard": total["requests"], "flask_profiler": total["requests"]}
+    assert summary["nothing_lost"] is True and summary["locustfile"] is None
+
+
+def test_locustfile_option_runs_the_apps_own_user_class(tmp_path):
+    locustfile = tmp_path / "shop_users.py"
+    locustfile.write_text(
+        "import os\nfrom locust import HttpUser, task\n\n"
+        "class Browser(HttpUser):\n    @task\n    def home(self):\n        self.client.get('/')\n\n"
+        "class BookReader(HttpUser):\n    def on_start(self):\n"
+        "        self.client.headers['X-Loadtest-Run'] = os.environ['LOADTEST_RUN']\n\n"
+        "    @task\n    def book(self):\n        self.client.get('/books/2', name='/books/[id]')\n")
+    result = run_bookshop(tmp_path, "perf", "loadtest", "--profile", "production", "--users", "2",
+                          "--duration", "10s", "--max-requests", "50", "--locustfile", str(locustfile),
+                          "--scenario", "BookReader")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((only_run(tmp_path, set()) / "summary.json").read_text())
+    assert [e["name"] for e in summary["locust"]["endpoints"]] == ["/books/[id]"]
+    assert summary["recorded"] == {"dashboard": summary["locust"]["total"]["requests"]}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--locustfile", "missing_users.py"], "'missing_users.py' does not exist"),
+    (["--scenario", "Browser"], "the default scenario has no named scenarios"),
+])
+def test_bookshop_bad_locust_options_exit_2(tmp_path, args, message):
+    result = run_bookshop(tmp_path, "perf", "loadtest", "--profile", "testing", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "loadtests").exists()
+
+
+def test_broken_locustfile_stops_with_its_error(tmp_path):
+    locustfile = tmp_path / "broken_users.py"
+    locustfile.write_text("raise RuntimeError('the users are not ready')\n")
+    result = run_bookshop(tmp_path, "perf", "loadtest", "--profile", "bare", "--duration", "5s",
+                          "--locustfile", str(locustfile))
+    assert result.returncode == 1
+    assert "Locust failed" in result.stderr and "the users are not ready" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_without_data_stops_before_starting(tmp_path):
+    """The demo's own check, through PerfState.add_loadtest_env: a clear line, no run."""
+    result = run_flask(tmp_path, "testing", "perf", "loadtest", "--duration", "2s")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the app's load-test setup (loadtest_env): (sqlite3.OperationalError) no such table" \
+        in result.stderr
+    assert not (tmp_path / "loadtests").exists()
+
+
+def test_default_paths_skip_parameters_other_methods_tools_and_exclusions():
+    app = Flask("shop")
+    app.config["PERF_LOADTEST_EXCLUDE"] = "admin, /internal"  # as APP_PERF_LOADTEST_EXCLUDE gives it
+    for rule, endpoint, methods in [
+            ("/", "home", ["GET"]), ("/a/", "a", ["GET", "POST"]), ("/b/<int:n>", "b", ["GET"]),
+            ("/orders", "orders", ["POST"]), ("/admin", "admin", ["GET"]),
+            ("/admin/users", "admin.users", ["GET"]), ("/internal/x", "x", ["GET"]),
+            ("/dashboard/overview", "dashboard.overview", ["GET"])]:
+        app.add_url_rule(rule, endpoint, lambda **kw: "", methods=methods)
+    assert default_paths(app) == ["/", "/a/"]
+
+
+@pytest.fixture
+def fake_module(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # prepare_import adds folders
+
+    def install(name: str, **attrs) -> types.ModuleType:
+        module = types.ModuleType(name)
+        vars(module).update(attrs)
+        monkeypatch.setitem(sys.modules, name, module)
+        return module
+    return install
+
+
+def create_app():
+    return Flask("made")
+
+
+@pytest.mark.parametrize("import_path, gunicorn_app", [
+    ("shop_mod", "shop_mod:application"), ("shop_mod:application", "shop_mod:application"),
+    ("shop_mod:create_app", "shop_mod:create_app()"),
+    ("shop_mod:create_app('x', debug=True)", "shop_mod:create_app('x', debug=True)"),
+    ("shop_factory", "shop_factory:create_app()"),
+])
+def test_flask_app_argument_becomes_gunicorn_app(fake_module, import_path, gunicorn_app):
+    app = Flask("shop")
+    fake_module("shop_mod", application=app, create_app=create_app)
+    fake_module("shop_factory", create_app=create_app)
+    with click.Context(click.Command("loadtest"), obj=ScriptInfo(app_import_path=import_path)):
+        target = current_app_import(app)
+    assert target.gunicorn_app == gunicorn_app and target.flask_app == import_path
+    assert target.pythonpath == os.getcwd()
+
+
+def test_app_file_path_is_imported_from_its_folder(fake_module, tmp_path, monkeypatch):
+    app = Flask("shop")
+    fake_module("shop_file", app=app)
+    monkeypatch.setenv("FLASK_APP", f"{tmp_path}/shop_file.py")  # no --app: FLASK_APP counts
+    with click.Context(click.Command("loadtest"), obj=ScriptInfo()):
+        target = current_app_import(app)
+    assert (target.gunicorn_app, target.pythonpath) == ("shop_file:app", str(tmp_path))
+
+
+def test_unknown_app_import_is_a_click_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_APP", raising=False)
+    monkeypatch.chdir(tmp_path)  # no wsgi.py, no app.py
+    with click.Context(click.Command("loadtest"), obj=ScriptInfo()):
+        with pytest.raises(click.ClickException, match="cannot tell which app to serve"):
+            current_app_import(Flask("shop"))

@@ -7,7 +7,7 @@ from tests.support import ROOT
 SCRIPT = """
 import sys
 from webapp import create_app
-app = create_app("production", {"INSTANCE_PATH": sys.argv[1], "SECRET_KEY": "s" * 40})
+app = create_app("production", {"INSTANCE_PATH": sys.argv[1], "SECRET_KEY": "7d4e1a9c3f8b2e6d0a5c9f4b8e3d7a1c6f2b9e5d"})
 stats = sys.modules.get("scipy.stats")
 print("deferred" if type(stats).__name__ == "_DeferredStats" else "loaded")
 from flask_monitoringdashboard.core.reporting.questions import median_latency

@@ -260,6 +260,8 @@ def test_enrollment_errors(client):
         "parameter"] == "body"
     broken = client.post("/enrollments", data="{", content_type="application/json")
     assert broken.status_code == 400 and broken.is_json
+    deep = client.post("/enrollments", data="[" * 100_000, content_type="application/json")
+    assert deep.status_code == 400 and deep.get_json()["parameter"] == "body"
     twice = client.post("/enrollments", data="student_id=1&student_id=2&class_id=1",
                         content_type="application/x-www-form-urlencoded")
     assert twice.status_code == 400 and twice.get_json()["message"] == "student_id must be given once"

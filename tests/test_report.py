@@ -2,12 +2,15 @@
 import html.parser
 import random
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import column, insert, table
 
-from tests.support import flush_monitoring
+from flask_perf.dashboard.rollups import SOURCE
 from flask_perf.report.data import percentile
+from flask_perf.stores.engines import store_engine
+from tests.support import flush_monitoring
 
 
 @pytest.fixture
@@ -19,12 +22,17 @@ def app(make_app, tmp_path):
 
 
 def add_requests(tmp_path, version, endpoint, durations, status=200):
+    """Request rows as the dashboard's writer stores them: inserted and rolled up together."""
     with sqlite3.connect(tmp_path / "mon" / "dashboard.db") as conn:
         endpoint_id = conn.execute("SELECT id FROM Endpoint WHERE name = ?", (endpoint,)).fetchone()[0]
-        conn.executemany(
-            "INSERT INTO Request (endpoint_id, duration, time_requested, version_requested, "
-            "group_by, ip, status_code) VALUES (?, ?, ?, ?, 'None', '127.0.0.1', ?)",
-            [(endpoint_id, d, datetime.utcnow().isoformat(" "), version, status) for d in durations])
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [{"endpoint_id": endpoint_id, "duration": d, "time_requested": now, "version_requested": version,
+             "group_by": "None", "ip": "127.0.0.1", "status_code": status} for d in durations]
+    engine = store_engine(f"sqlite:///{tmp_path / 'mon' / 'dashboard.db'}")
+    with engine.begin() as conn:
+        conn.execute(insert(table("Request", *(column(name) for name in rows[0]))), rows)
+        SOURCE(conn, rows)
+    engine.dispose()
 
 
 def synthetic(tmp_path, slow_factor):
@@ -56,6 +64,40 @@ def test_gate_fails_on_a_p95_regression(app, tmp_path):
     assert result.exit_code == 1
     assert "REGRESSION school.roster: p95 +" in result.output
     assert "REGRESSION school.my_class" not in result.output
+
+
+def test_gate_without_versions_compares_the_newest_with_the_previous(app, tmp_path):
+    synthetic(tmp_path, slow_factor=2.0)  # v2 is recorded after v1
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--fail-over", "20"])
+    assert result.exit_code == 1, result.output
+    assert "== v2 against v1 (p95)" in result.output
+    assert "REGRESSION school.roster: p95 +" in result.output
+    assert "REGRESSION school.my_class" not in result.output
+
+
+def test_gate_without_versions_passes_when_the_newest_holds(app, tmp_path):
+    synthetic(tmp_path, slow_factor=1.05)
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--fail-over", "20"])
+    assert result.exit_code == 0, result.output
+    assert "== v2 against v1 (p95)" in result.output and "REGRESSION" not in result.output
+
+
+def test_gate_refuses_when_there_is_nothing_to_compare(app, tmp_path):
+    # the fixture's one request: a single version in the store
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--fail-over", "20"])
+    assert result.exit_code == 2 and "holds 1 version(s)" in result.output, result.output
+    assert "Traceback" not in result.output
+    add_requests(tmp_path, "v1", "school.roster", [10.0] * 5)  # no endpoint in common with v2
+    add_requests(tmp_path, "v2", "school.my_class", [10.0] * 5)
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--version", "v2", "--against", "v1",
+                                                "--fail-over", "20"])
+    assert result.exit_code == 1 and "nothing to compare" in result.output, result.output
+
+
+def test_gate_needs_both_versions_or_neither(app, tmp_path):
+    synthetic(tmp_path, 1.0)
+    result = app.test_cli_runner().invoke(args=["perf", "report", "--version", "v2", "--fail-over", "20"])
+    assert result.exit_code == 2 and "--fail-over takes both or neither" in result.output
 
 
 def test_unknown_version_is_a_clear_error(app, tmp_path):

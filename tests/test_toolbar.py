@@ -3,7 +3,7 @@ import html
 import re
 
 import pytest
-from flask_debugtoolbar.panels.sqlalchemy import query_signer
+from flask_perf.toolbar.panels import query_serializer
 
 from webapp.extensions import db
 from tests.conftest import SMALL
@@ -32,7 +32,7 @@ def dev_app(app, make_app, backend, tmp_path):
 
 def _link(app, statement, params, explain=True):
     with app.test_request_context():
-        signed = query_signer().dumps([statement, params])
+        signed = query_serializer().dumps([statement, params])  # what the panel signs with
     view = "sql_explain" if explain else "sql_select"
     return f"/_debug_toolbar/views/sqlalchemy/{view}?query={signed}&duration=0.01"
 
@@ -74,6 +74,14 @@ def test_the_panel_links_work_from_a_real_page(dev_app):
     assert links, "the SQLAlchemy panel offers no EXPLAIN link"
     plans = [_text(client.post(link, environ_base=LOCAL)) for link in links]
     assert any("student_identifier" in plan for plan in plans)
+
+
+def test_the_panel_lists_the_apps_statements_not_our_explains(dev_app):
+    """The verdict under each SELECT runs EXPLAIN on a connection of its own: not listed."""
+    page = dev_app.test_client().get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)
+    assert "2 queries" in page  # the student lookup and the join, as the view runs them
+    assert "EXPLAIN" not in page.split("flDebugSQLAlchemyPanel")[-1].split("flDebugPanel")[0]
+    assert "query_only" not in page
 
 
 def test_non_select_and_tampered_links_get_a_clear_message(dev_app):

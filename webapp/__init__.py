@@ -5,7 +5,7 @@ import os
 from flask import Flask
 
 import config
-from webapp import cli, instance, replica
+from webapp import cli, instance, replica, seed
 from webapp import grading
 from webapp.extensions import db, perf
 from webapp.school import bp as school_bp
@@ -44,6 +44,7 @@ def create_app(profile: str | None = None, test_config: dict | None = None) -> F
     cli.init_app(app)
     state = perf.init_app(app, engines=replica.engines(app))  # after the routes: the tools wrap the views
     grading.register_with(state)  # the jobs store and its report section
+    state.add_loadtest_env(seed.loadtest_env)  # the ids webapp/locustfile.py may draw
     return app
 
 

@@ -53,6 +53,15 @@ def student_count() -> int:
     return db.session.execute(select(func.count()).select_from(Student)).scalar_one()
 
 
+def loadtest_env(app) -> dict:
+    """How many classes and students the demo's locustfile may draw ids from."""
+    classes, students = (db.session.execute(select(func.count()).select_from(model)).scalar_one()
+                         for model in (Class, Student))
+    if not classes or not students:
+        raise LookupError("the database holds no data: run `flask --app wsgi seed` first")
+    return {"LOADTEST_CLASSES": classes, "LOADTEST_STUDENTS": students}
+
+
 def seed(plan: SeedPlan, reset: bool = False, progress=lambda n: None) -> SeedPlan:
     """Create the schema and insert ``plan``'s rows; ``progress(n)`` gets inserted counts."""
     if plan.per_student > plan.classes:

@@ -7,7 +7,7 @@ the test suite's recordings), PERF_VERSION, and the shared monitor credentials.
 
 Works around, in FMD 5.1:
 - one global config and an engine fixed at first import: we build the engine
-  ourselves (WAL, busy timeout) and rebind FMD's session to it for each app;
+  ourselves (WAL, busy timeout) and rebind FMD's session to it for each app (store.py);
 - a thread per request and writes lost when the store is locked: batched,
   retried, counted writes (dashboard_writer.py); level-3 profiles within a budget
   so they cannot fall behind (dashboard_sampling.py);
@@ -23,9 +23,20 @@ Works around, in FMD 5.1:
 - scipy.stats imported at load for one report function (~70 MB per worker):
   deferred to first use (dashboard_lazy.py, called by the package);
 - outlier records keep every header and the whole WSGI environ, the config view
-  shows the store URL with its password: redacted;
+  shows the store URL with its password: redacted, and capped (limits.py); the
+  config view answered 500 to anonymous clients: sent to the login like the rest;
+- ``X-Loadtest-Run`` stored as a group at any length: only a short token
+  (limits.RUN_LABEL) becomes a group;
 - pruning and telemetry routes open to anonymous users: admin login required,
-  and telemetry never leaves the machine.
+  and telemetry never leaves the machine;
+- no CSRF protection, and Endpoint rows created for any name a request sends:
+  same-origin checks, JSON-only API posts, known names only (csrf.py);
+- a logout that left copies of the session cookie working: login generations
+  (login.py, flask_perf/sessions.py);
+- ``set_rule`` dropping flask-profiler's wrapper and changing one worker only:
+  level slots synced from the store (levels.py).
+Every attribute and view of FMD replaced for these is a row of patches.py, checked
+against the installed release at start.
 """
 import contextlib
 import io
@@ -34,17 +45,23 @@ import logging
 import flask_monitoringdashboard as fmd
 import pytz
 from flask import current_app, request
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from flask_perf.dashboard import assets as dashboard_assets
+from flask_perf.dashboard import csrf as dashboard_csrf
 from flask_perf.dashboard import guard as dashboard_guard
+from flask_perf.dashboard import levels as dashboard_levels
 from flask_perf.dashboard import login as dashboard_login
 from flask_perf.dashboard import sampling as dashboard_sampling
+from flask_perf.dashboard import store as dashboard_store
 from flask_perf.dashboard import writer as dashboard_writer
+from flask_perf.limits import Caps, run_label, truncated
 from flask_perf.loadtest import RUN_HEADER
+from flask_perf.patching import apply as apply_patches
 from flask_perf.redaction import (redact_environ, redact_items, redact_url,
                                          sensitive_names)
-from flask_perf.stores.engines import redacted_url, store_engine, store_url
+from flask_perf.state import is_tool_endpoint
+from flask_perf.stores.engines import redacted_url, store_url
 
 logger = logging.getLogger("flask_perf")
 URL_PREFIX = "/dashboard"
@@ -56,6 +73,8 @@ ANONYMOUS_STATE_CHANGERS = (
 
 
 def init_app(app) -> None:
+    from flask_perf.dashboard import patches  # its rows name this module's replacements
+
     url = store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db")
     cfg = fmd.config
     cfg.database_name = url
@@ -67,7 +86,8 @@ def init_app(app) -> None:
     cfg.brand_name = cfg.title_name = "flask-perf dashboard"
     cfg.enable_logging = False
     cfg.group_by = _load_test_run  # load-test requests are grouped by their run
-    _bind_store(url)
+    apply_patches(patches.MODULES, app)  # FMD's engine first: _sync_store uses it
+    dashboard_store.stamp_inserts()
     dashboard_writer.install(app, url)
     dashboard_sampling.install(app)
     try:
@@ -79,27 +99,12 @@ def init_app(app) -> None:
     _bind(app)
     dashboard_assets.init_app(app, fmd.blueprint.name)
     dashboard_login.init_app(app, fmd.blueprint.name)
-    _close_anonymous_routes(app)
+    dashboard_csrf.init_app(app, fmd.blueprint.name)  # same origin; JSON posts; known endpoint names
+    apply_patches(patches.ENDPOINTS, app)
     dashboard_guard.init_app(app, fmd.blueprint.name)
-    _redact_outliers()
-    _redact_deploy_config(app)
+    app.extensions["flask_perf"].route_hooks.append(lambda name: _monitor_late_endpoint(app, name))
+    dashboard_levels.init_app(app)  # after FMD decorated the views, before other tools wrap them
     app.extensions["flask_perf"].tools["Flask-MonitoringDashboard"] = URL_PREFIX + "/"
-
-
-def _bind_store(url: str) -> None:
-    """Point FMD's session at our engine (first import creates FMD's own; replace it)."""
-    from flask_monitoringdashboard import database as fmd_db
-
-    if str(fmd_db.engine.url) != url or not getattr(fmd_db.engine, "_flask_perf", False):
-        engine = store_engine(url, pooled=False, immediate=False)  # its pages read, then write
-        engine._flask_perf = True
-        fmd_db.Base.metadata.create_all(engine)
-        fmd_db.engine.dispose()
-        fmd_db.engine = engine
-        fmd_db.DBSession.configure(bind=engine)
-    if not event.contains(fmd_db.Request, "before_insert", _stamp_version):
-        event.listen(fmd_db.Request, "before_insert", _stamp_version)
-        event.listen(fmd_db.Endpoint, "before_insert", _stamp_level)
 
 
 def _bind(app) -> None:
@@ -121,26 +126,44 @@ def _bind(app) -> None:
         app.config["TESTING"] = testing
 
 
+def _monitor_late_endpoint(app, name: str) -> None:
+    """A view registered after init_app is wrapped like FMD's ``init_measurement`` does at bind."""
+    from flask_monitoringdashboard.core import cache, measurement
+    from flask_monitoringdashboard.database import DBSession
+    from flask_monitoringdashboard.database.endpoint import get_endpoint_by_name
+
+    if fmd.config.app is not app:  # FMD keeps one app per process: the last one bound
+        logger.warning("Flask-MonitoringDashboard is bound to another app; %s is not measured", name)
+        return
+    with DBSession() as session, session.begin():
+        endpoint = get_endpoint_by_name(session, name)
+    cache.memory_cache.setdefault(name, cache.EndpointInfo())  # FMD's cache knows bind-time routes only
+    measurement.add_decorator(endpoint)
+
+
+def rules_with_views() -> list:
+    """FMD's ``get_rules`` without flask_perf's own rules and those that have no view
+    (``app.add_url_rule("/", endpoint="index")``, a ``url_for`` alias as in Flask's tutorial):
+    its ``init_measurement`` raised KeyError on one, and the rollback lost every Endpoint row."""
+    from flask_monitoringdashboard.core.rules import get_rules
+
+    views = fmd.config.app.view_functions
+    return [rule for rule in get_rules() if rule.endpoint in views and not is_tool_endpoint(rule.endpoint)]
+
+
 def _load_test_run():
-    """The ``X-Loadtest-Run`` header of the current request (set by ``flask loadtest``)."""
-    return request.headers.get(RUN_HEADER)
-
-
-def _stamp_version(_mapper, _connection, target) -> None:
-    target.version_requested = fmd.config.version
-
-
-def _stamp_level(_mapper, _connection, target) -> None:
-    """New endpoints get this app's level (FMD froze the first app's as the default)."""
-    target.monitor_level = fmd.config.monitor_level
+    """The ``X-Loadtest-Run`` header of the current request (set by ``flask loadtest``), if
+    it is a valid label (limits.RUN_LABEL): any other value groups nothing and stores "None"."""
+    return run_label(request.headers.get(RUN_HEADER))
 
 
 def _sync_store(app) -> None:
-    """Apply the profile's level to known endpoints and make our login the admin user."""
+    """Apply a newly configured level to known endpoints and make our login the admin user."""
     from flask_monitoringdashboard.database import DBSession, Endpoint, User
 
     with DBSession() as session, session.begin():
-        session.execute(update(Endpoint).values(monitor_level=fmd.config.monitor_level))
+        if dashboard_levels.profile_level_changed(app):  # not on every worker's start
+            session.execute(update(Endpoint).values(monitor_level=fmd.config.monitor_level))
         if not app.config["PERF_DASHBOARD_MANAGE_USER"]:
             return
         creds = app.extensions["flask_perf"].credentials
@@ -152,48 +175,31 @@ def _sync_store(app) -> None:
         user.is_admin = True
 
 
-def _close_anonymous_routes(app) -> None:
-    from flask_monitoringdashboard.core import telemetry
-    from flask_monitoringdashboard.core.auth import admin_secure
-
-    for name in ANONYMOUS_STATE_CHANGERS:
-        endpoint = f"{fmd.blueprint.name}.{name}"
-        view = app.view_functions[endpoint]
-        if not getattr(view, "_flask_perf_secured", False):
-            app.view_functions[endpoint] = secured = admin_secure(view)
-            secured._flask_perf_secured = True
-    telemetry.fetch_ip_from_github = lambda *args, **kwargs: None  # no outbound calls
-
-
-def _redact_outliers() -> None:
-    """Outlier records keep request headers and environ: redact them at capture."""
-    from flask_monitoringdashboard.core.profiler.outlier_profiler import OutlierProfiler
-
-    original = OutlierProfiler.__init__
-    if getattr(original, "_flask_perf", False):
-        return
-
+def _redact_outliers(original):
+    """``OutlierProfiler.__init__`` (``original``) redacting headers and environ at capture
+    (a row of patches.py): FMD's outlier records keep them in plain text."""
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
         headers, fields = sensitive_names(current_app.config)
-        shown = redact_items(request.headers.items(), headers)
-        self._request = ("".join(f"{k}: {v}\r\n" for k, v in shown.items()),
-                         str(redact_environ(request.environ, headers, fields)),
-                         redact_url(request.url, fields).encode("utf-8"))
+        caps = Caps.of(current_app.config)  # attacker-sized headers stay bounded
+        shown = caps.mapping(redact_items(request.headers.items(), headers).items())
+        environ = caps.mapping(redact_environ(request.environ, headers, fields).items())
+        self._request = (truncated("".join(f"{k}: {v}\r\n" for k, v in shown.items()), caps.record_chars),
+                         truncated(str(environ), caps.record_chars),
+                         caps.text(redact_url(request.url, fields)).encode("utf-8"))
 
-    __init__._flask_perf = True
-    OutlierProfiler.__init__ = __init__
+    return __init__
 
 
-def _redact_deploy_config(app) -> None:
-    endpoint = f"{fmd.blueprint.name}.deploy_config"
-    view = app.view_functions[endpoint]
-
+def _redact_deploy_config(view, app):
+    """FMD's ``deploy_config`` view (``view``) without the store URL's password (patches.py)."""
     def deploy_config():
-        response = view()
-        data = response.get_json()
+        response = current_app.make_response(view())
+        data = response.get_json(silent=True) if response.is_json else None
+        if not isinstance(data, dict) or "database_name" not in data:
+            return response  # the login redirect (anonymous) or an error: nothing to redact
         data["database_name"] = redacted_url(data["database_name"])
         response.set_data(app.json.dumps(data))
         return response
 
-    app.view_functions[endpoint] = deploy_config
+    return deploy_config

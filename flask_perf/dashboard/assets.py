@@ -16,6 +16,7 @@ from flask import Response, jsonify
 from jinja2 import ChoiceLoader, DictLoader
 
 from flask_perf.dashboard.login import login_template
+from flask_perf.config import ConfigError
 
 CDN_TO_VENDOR = {
     "https://cdnjs.cloudflare.com/ajax/libs/angular.js/1.7.5/angular.js": "vendor/angular-1.7.5.min.js",
@@ -32,7 +33,7 @@ def offline_base_template() -> str:
     source = (PACKAGE / "templates" / "fmd_base.html").read_text()
     for cdn, local in CDN_TO_VENDOR.items():
         if cdn not in source:
-            raise RuntimeError(f"fmd_base.html no longer loads {cdn}: update CDN_TO_VENDOR")
+            raise ConfigError(f"fmd_base.html no longer loads {cdn}: update CDN_TO_VENDOR")
         source = source.replace(cdn, "{{ url_for('flask_perf.static', filename='%s') }}" % local)
     return source
 
@@ -40,8 +41,21 @@ def offline_base_template() -> str:
 def offline_bundle() -> str:
     bundle = (PACKAGE / "static" / "js" / "app.js").read_text()
     if PYPI_URL not in bundle:
-        raise RuntimeError("FMD's app.js no longer calls pypi.org: update PYPI_URL")
+        raise ConfigError("FMD's app.js no longer calls pypi.org: update PYPI_URL")
     return bundle.replace(PYPI_URL, "api/package_version")
+
+
+def serving_offline_bundle(static_view, _app):
+    """FMD's static view, with its ``js/app.js`` asking this app for the version (patches.py)."""
+    bundle = offline_bundle()
+
+    def static(filename):
+        if filename == "js/app.js":
+            return Response(bundle, mimetype="text/javascript",
+                            headers={"Cache-Control": "public, max-age=3600"})
+        return static_view(filename)
+
+    return static
 
 
 def init_app(app, blueprint_name: str) -> None:
@@ -50,16 +64,6 @@ def init_app(app, blueprint_name: str) -> None:
     templates = {"fmd_base.html": offline_base_template(),
                  "fmd_login.html": login_template((PACKAGE / "templates" / "fmd_login.html").read_text())}
     app.jinja_loader = ChoiceLoader([DictLoader(templates), app.jinja_loader])
-    bundle = offline_bundle()
-    static_view = app.view_functions[f"{blueprint_name}.static"]
-
-    def static(filename):
-        if filename == "js/app.js":
-            return Response(bundle, mimetype="text/javascript",
-                            headers={"Cache-Control": "public, max-age=3600"})
-        return static_view(filename)
-
-    app.view_functions[f"{blueprint_name}.static"] = static
     version = importlib.metadata.version("Flask-MonitoringDashboard")
     app.add_url_rule(f"/{fmd.config.link}/api/package_version", "flask_perf_fmd_version",
                      secure(lambda: jsonify(info={"version": version})))

@@ -77,29 +77,25 @@ def add_wrapper3(endpoint, fun):
     config.app.view_functions[endpoint.name] = wrapper
 
 
-def install(app) -> None:
-    from flask_monitoringdashboard.core import measurement
-    from flask_monitoringdashboard.core.profiler import stacktrace_profiler
-    from flask_monitoringdashboard.core.profiler.stacktrace_profiler import StacktraceProfiler
-
-    _state["limit"] = int(app.config.get("PERF_DASHBOARD_STACKS_IN_FLIGHT", 4))
-    _state["every"] = max(1, int(app.config.get("PERF_DASHBOARD_STACK_SAMPLE_EVERY", 1)))
-    per_second = max(0.0, float(app.config.get("PERF_DASHBOARD_STACKS_PER_SECOND", 10)))
-    _state["per_second"] = _state["tokens"] = per_second
-    measurement.add_wrapper3 = add_wrapper3
-    # FMD's sampler keeps the frames below the one named ``wrapper`` in its own
-    # measurement.py; ours lives here, so without this only the view's header is stored.
-    stacktrace_profiler.FILENAME = __name__.replace(".", "/") + ".py"
-    stacktrace_profiler.FILENAME_LEN = len(stacktrace_profiler.FILENAME)
-    stopped = StacktraceProfiler._on_thread_stopped
-    if getattr(stopped, "_flask_perf", False):
-        return
-
+def releasing_slot(stopped):
+    """``StacktraceProfiler._on_thread_stopped`` that frees the request's slot once written."""
     def _on_thread_stopped(self):
         try:
             stopped(self)
         finally:
             _release_slot()
 
-    _on_thread_stopped._flask_perf = True
-    StacktraceProfiler._on_thread_stopped = _on_thread_stopped
+    return _on_thread_stopped
+
+
+# FMD's sampler keeps the frames below the one named ``wrapper`` in its own
+# measurement.py; ours lives here, so without this only the view's header is stored.
+SAMPLER_FILE = __name__.replace(".", "/") + ".py"
+
+
+def install(app) -> None:
+    """Read the budget from ``app.config``; patches.py puts ``add_wrapper3`` in place."""
+    _state["limit"] = int(app.config.get("PERF_DASHBOARD_STACKS_IN_FLIGHT", 4))
+    _state["every"] = max(1, int(app.config.get("PERF_DASHBOARD_STACK_SAMPLE_EVERY", 1)))
+    per_second = max(0.0, float(app.config.get("PERF_DASHBOARD_STACKS_PER_SECOND", 10)))
+    _state["per_second"] = _state["tokens"] = per_second

@@ -13,7 +13,9 @@ store is locked. Here:
   a ``session_scope`` that never raises, counts what it drops and logs once a
   minute, and lets one FMD thread per process write at a time: with a thread per
   request, dozens of open write transactions starved of the GIL held SQLite's
-  lock past the busy timeout under load.
+  lock past the busy timeout under load;
+- every Request row is rolled up (hour, day, summary) in the transaction that
+  inserts it (rollups.py).
 """
 import atexit
 import contextlib
@@ -23,6 +25,7 @@ import time
 
 from werkzeug.exceptions import HTTPException
 
+from flask_perf.dashboard import rollups
 from flask_perf.stores.engines import health_dir, store_engine
 from flask_perf.stores.writer import BatchWriter, Throttle, is_transient
 
@@ -117,28 +120,29 @@ def flush_cache(attempts: int = 5) -> None:
         time.sleep(0.02 * 2 ** attempt)
 
 
+def replacing_flush_cache(current, _app):
+    """Our ``flush_cache`` in place of ``current``, which leaves the exit hooks (fmd.bind
+    registers ``cache.flush_cache`` there: ours, once patched)."""
+    if current is not flush_cache:
+        atexit.unregister(current)
+    return flush_cache
+
+
 def install(app, url: str) -> BatchWriter:
-    """Route FMD's writes through ours, into the store at ``url``. FMD's state is per
-    process: the last app wins.
+    """Our writers on the store at ``url``; patches.py routes FMD's writes through them.
+    FMD's state is per process: the last app wins.
 
     The batch writer keeps its connection (opening a SQLite connection in WAL mode
     and closing it costs more than the writes); FMD's own writes (level-3 stacks,
     a few per second at most) take turns (``_one_writer``) on a connection each, so
     a deleted or replaced store file is found again. Both take the write lock when
     their transaction begins."""
-    from flask_monitoringdashboard.core import cache, measurement
-    from flask_monitoringdashboard.core.profiler import (outlier_profiler, performance_profiler,
-                                                         stacktrace_profiler)
     from flask_monitoringdashboard.database import Request
 
-    writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app))
+    writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app),
+                         on_batch=rollups.SOURCE)  # each batch rolled up in its transaction
     _state["writer"], _state["engine"] = writer, store_engine(url, pooled=False)
-    for module in (cache, measurement, outlier_profiler, performance_profiler, stacktrace_profiler):
-        module.session_scope = safe_session_scope
-    measurement.start_performance_thread = queue_request
-    if cache.flush_cache is not flush_cache:
-        atexit.unregister(cache.flush_cache)  # fmd.bind registers cache.flush_cache: ours
-        cache.flush_cache = flush_cache
+    rollups.install(app, url, writer.engine)
     app.extensions["flask_perf"].writers["dashboard"] = writer
     app.extensions["flask_perf"].dashboard_dropped = _state["dropped"]
     return writer

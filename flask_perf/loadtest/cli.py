@@ -1,22 +1,21 @@
-"""``flask loadtest [OPTIONS]`` and ``flask loadtest list``."""
+"""``flask perf loadtest [OPTIONS]`` and ``flask perf loadtest list``: options in, table out.
+
+The run itself is ``run.run_load_test``; ``--locustfile`` and ``--scenario`` are
+resolved and checked here (``locustfiles.py``), before anything starts.
+"""
 import ipaddress
-import json
-import os
-import subprocess
-import sys
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import func, select
 
 from flask_perf.cli_types import Duration
 from flask_perf.config import PROFILES
-from flask_perf.loadtest import SCENARIO_NAMES
-from flask_perf.loadtest.results import LoadTestResult, load_runs, recorded_counts, results_root
-from flask_perf.loadtest.server import GunicornServer, free_port, server_env
+from flask_perf.loadtest.locustfiles import check_scenario, resolve_locustfile
+from flask_perf.loadtest.results import LoadTestResult, load_runs
+from flask_perf.loadtest.run import LoadTestOptions, run_load_test
+
 
 def check_target(url: str | None, allow_remote: bool) -> str | None:
     if url is None:
@@ -44,70 +43,34 @@ def check_target(url: str | None, allow_remote: bool) -> str | None:
               type=click.Choice(sorted(PROFILES)), help="Profile of the server started.")
 @click.option("--url", help="Load this running server instead of starting one.")
 @click.option("--allow-remote", is_flag=True, help="Accept a --url that is not loopback.")
-@click.option("--scenario", default="default", show_default=True, type=click.Choice(SCENARIO_NAMES))
+@click.option("--locustfile", type=click.Path(exists=True, dir_okay=False),
+              help="The app's Locust users (default: PERF_LOADTEST_LOCUSTFILE; without one, "
+              "every GET route that takes no URL parameter).")
+@click.option("--scenario", help="A key of the locustfile's SCENARIOS, or one of its user "
+              "classes (default: SCENARIOS['default'], else every user class).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0, max=32),
               help="Locust worker processes (master/worker mode); 0 runs locally.")
 @click.option("--max-requests", type=click.IntRange(min=1), help="Stop after about this many requests.")
 @click.option("--spawn-rate", type=click.FloatRange(min=0, min_open=True),
               help="Users started per second (default: all at once).")
 @click.option("--version-label", help="Version the started server records (default: the app's "
-              "version); label before/after runs to compare them with `flask report`.")
+              "version); label before/after runs to compare them with `flask perf report`.")
 @click.pass_context
 @with_appcontext
-def loadtest(ctx, users, duration, rate, profile, url, allow_remote, scenario, workers,
+def loadtest(ctx, users, duration, rate, profile, url, allow_remote, locustfile, scenario, workers,
              max_requests, spawn_rate, version_label):
     """Run a Locust load test; save results under instance/loadtests/."""
     if ctx.invoked_subcommand is not None:
         return
-    url = check_target(url, allow_remote)
-    classes, students = (db.session.execute(select(func.count()).select_from(m)).scalar_one()
-                         for m in (Class, Student))
-    if not classes or not students:
-        raise click.ClickException("the database holds no data: run `flask --app wsgi seed` first")
-    now = datetime.now(timezone.utc)
-    run_id = f"loadtest-{now:%Y%m%dT%H%M%S%fZ}"
-    directory = os.path.join(results_root(current_app), run_id.removeprefix("loadtest-"))
-    os.makedirs(directory)
-    result = LoadTestResult(run_id=run_id, started_at=now.isoformat(), url=url or "",
-                            profile=None if url else profile, scenario=scenario, users=users,
-                            duration_s=duration, rate=rate, workers=workers,
-                            app_version=version_label or current_app.config["PERF_VERSION"])
-    settings = {"users": users, "spawn_rate": spawn_rate or users, "duration_s": duration,
-                "rate": rate, "max_requests": max_requests, "scenario": scenario,
-                "results_dir": directory, "workers": workers, "master_port": free_port(),
-                "classes": classes, "students": students, "run_id": run_id}
-    if url:
-        click.echo(f"Load test {run_id}: {users} users on {url} for {duration:g}s")
-        result.locust = _run_locust(settings, url, directory)
-    else:
-        env = server_env(current_app.instance_path, profile,
-                         current_app.config["SQLALCHEMY_DATABASE_URI"])
-        if version_label:
-            env["APP_PERF_VERSION"] = version_label
-        with GunicornServer(env, os.path.join(directory, "server.log")) as server:
-            click.echo(f"Load test {run_id}: {users} users on {server.url} "
-                       f"(gunicorn -w 2, profile {profile}) for {duration:g}s")
-            result.locust = _run_locust(settings, server.url, directory)
-            result.url = server.url
-        profile_class = profiles.get_profile(profile)
-        result.recorded = recorded_counts(current_app, run_id, profile_class.PERF_DASHBOARD_ENABLED,
-                                          profile_class.PERF_PROFILER_ENABLED)
-    result.save(directory)
+    app = current_app._get_current_object()
+    locustfile = resolve_locustfile(app, locustfile)
+    check_scenario(locustfile, scenario)
+    options = LoadTestOptions(users, duration, rate, profile, check_target(url, allow_remote),
+                              locustfile, scenario, workers, max_requests, spawn_rate, version_label)
+    result, directory = run_load_test(app, options)
     _print_summary(result, directory)
     if result.recorded and not result.nothing_lost:
         raise click.ClickException("the monitoring stores did not record every request")
-
-
-def _run_locust(settings: dict, url: str, directory: str) -> dict:
-    path = os.path.join(directory, "locust-config.json")
-    with open(path, "w") as handle:
-        json.dump({**settings, "url": url}, handle, indent=2)
-    run = subprocess.run([sys.executable, "-m", "flask_perf.loadtest.locust_run", path],
-                         cwd=REPO_ROOT, stderr=open(os.path.join(directory, "locust.log"), "w"))
-    if run.returncode != 0:
-        raise click.ClickException(f"Locust failed (exit {run.returncode}); see {directory}/locust.log")
-    with open(os.path.join(directory, "locust.json")) as handle:
-        return json.load(handle)
 
 
 def _print_summary(result: LoadTestResult, directory: str) -> None:
@@ -116,7 +79,7 @@ def _print_summary(result: LoadTestResult, directory: str) -> None:
     for row in [*result.locust["endpoints"], {**result.locust["total"], "name": "total"}]:
         click.echo(f"{row['name'][:32]:<32} {row['requests']:>7} {row['failures']:>5} {row['rps']:>7.1f} "
                    f"{row['p50_ms']:>6.0f} {row['p95_ms']:>6.0f} {row['p99_ms']:>6.0f} {row['max_ms']:>7.0f}")
-    click.echo("latencies in ms; bad-id rows are expected 400/404 answers, not failures")
+    click.echo("latencies in ms; failures: answers the scenario did not accept")
     click.echo(f"\ncompleted requests (Locust): {result.completed}")
     for store, count in result.recorded.items():
         mark = "ok" if count == result.completed else "MISMATCH"

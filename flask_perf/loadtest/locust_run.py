@@ -1,9 +1,11 @@
-"""The Locust process of ``flask loadtest`` (local, master or worker), Locust as a library.
+"""The Locust process of ``flask perf loadtest`` (local, master or worker), Locust as a library.
 
-``python -m flask_perf.loadtest.locust_run CONFIG.json [--worker]``. CONFIG holds url,
-users, spawn_rate, duration_s, rate, max_requests, scenario, results_dir, workers
-and master_port. It prints a progress line every two seconds and writes Locust's
-CSV stats and ``locust.json`` (per-endpoint numbers) into results_dir. Users stop
+Started by the command ``flask_perf.loadtest.locust_argv(CONFIG.json)``, which has
+gevent patch the standard library before flask_perf is imported. CONFIG holds url,
+users, spawn_rate, duration_s, rate, max_requests, locustfile, scenario, env
+(variables for the locustfile: run id, the app's own), results_dir, workers and
+master_port. It prints a progress line every two seconds and writes Locust's CSV
+stats and ``locust.json`` (per-endpoint numbers) into results_dir. Users stop
 gracefully (they finish the request under way), so every request the server saw
 is counted here.
 """
@@ -24,14 +26,15 @@ from locust.env import Environment  # noqa: E402
 from locust.runners import WORKER_REPORT_INTERVAL  # noqa: E402
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV  # noqa: E402
 
-from flask_perf.loadtest.scenarios import SCENARIOS  # noqa: E402
+from flask_perf.loadtest import locust_argv  # noqa: E402
+from flask_perf.loadtest.users import load_locustfile, pick_users  # noqa: E402
 
 STOP_TIMEOUT_S = 30
 PERCENTILES = (0.5, 0.95, 0.99)
 
 
 def make_environment(config: dict) -> Environment:
-    users = SCENARIOS[config["scenario"]]
+    users = pick_users(load_locustfile(config["locustfile"]), config["scenario"])
     wait = constant_throughput(config["rate"] / config["users"]) if config["rate"] else constant(0)
     for user in users:
         user.wait_time = wait
@@ -55,8 +58,7 @@ def progress(env: Environment, started: float) -> None:
 
 
 def spawn_workers(config: dict, path: str) -> list[subprocess.Popen]:
-    argv = [sys.executable, "-m", "flask_perf.loadtest.locust_run", path, "--worker"]
-    return [subprocess.Popen(argv) for _ in range(config["workers"])]
+    return [subprocess.Popen(locust_argv(path, worker=True)) for _ in range(config["workers"])]
 
 
 def wait_until(condition, timeout: float) -> bool:
@@ -131,8 +133,7 @@ def main() -> None:
     path = sys.argv[1]
     with open(path) as handle:
         config = json.load(handle)
-    for key in ("classes", "students", "run_id"):
-        os.environ[f"LOADTEST_{'RUN' if key == 'run_id' else key.upper()}"] = str(config[key])
+    os.environ.update(config["env"])  # before the locustfile is imported: it may read them there
     if "--worker" in sys.argv:
         run_worker(config)
     else:

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import text
 
+from flask_perf.config import PROFILES
 from flask_perf.loadtest import RUN_HEADER
 from flask_perf.stores.engines import store_engine, store_url
 
@@ -16,6 +17,7 @@ class LoadTestResult:
     url: str
     profile: str | None
     app_version: str
+    locustfile: str | None  # None: the default scenario (every parameterless GET route)
     scenario: str
     users: int
     duration_s: float
@@ -68,13 +70,14 @@ def _count(url: str, sql: str, params: dict) -> int | None:
         engine.dispose()
 
 
-def recorded_counts(app, run_id: str, dashboard: bool, profiler: bool) -> dict:
-    """Requests of ``run_id`` in the dashboard and flask-profiler stores (None: tool off)."""
-    counts = {}
-    if dashboard:
+def recorded_counts(app, run_id: str, profile: str) -> dict:
+    """Requests of ``run_id`` in the dashboard and flask-profiler stores, for each of the
+    two that ``profile`` switches on (a count of None: nothing recorded)."""
+    counts, tools = {}, PROFILES[profile]
+    if tools.get("PERF_DASHBOARD_ENABLED"):
         counts["dashboard"] = dashboard_count(
             store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db"), run_id)
-    if profiler:
+    if tools.get("PERF_PROFILER_ENABLED"):
         counts["flask_profiler"] = profiler_count(
             store_url(app, "PERF_PROFILER_DATABASE_URL", "profiler.db"), run_id)
     return counts

@@ -8,12 +8,19 @@ Works around, in flask-profiler 1.8.1:
 - ``Profiler(app)`` calls the removed ``before_first_request``: we call the
   module's ``init_app`` after the routes are registered;
 - unsafe storages: ``ProfilerStore`` (flask_perf/profiler_store.py);
-- plain-text basic auth compared with ``==``: our hashed login instead;
+- plain-text basic auth compared with ``==``: our hashed login instead, rate limited
+  with /dashboard's login (flask_perf/logins.py), checked once per session instead of
+  running scrypt on every API call (flask_perf/sessions.py);
 - every header (``Authorization``, ``Cookie``) and form field stored verbatim, and a
   non-UTF-8 body turning the user's request into a 500: our request wrapper
   redacts and decodes leniently;
 - ``GET db/deleteDatabase`` wiping everything: disabled (prune from the CLI);
+- headers, fields and bodies stored at any size: capped (flask_perf/limits.py), and
+  its main.js putting them into HTML unescaped (stored XSS): escaped (assets.py);
+- ``limit=-1`` returning every row: at most PERF_PROFILER_MAX_ROWS (store.py);
 - a GitHub "star" iframe on its page: removed, the page makes no outside request.
+Every attribute and view of flask-profiler replaced for these is a row of patches.py,
+checked against the installed release at start.
 """
 import functools
 import json
@@ -26,12 +33,16 @@ from flask import Response, current_app, jsonify, request
 from flask_profiler import flask_profiler as fp
 
 from flask_perf.profiler.store import BadCriteria, MeasurementNotFound
-from flask_perf.redaction import redact_items, sensitive_names
+from flask_perf import logins, origin, sessions
+from flask_perf.limits import Caps, truncated
+from flask_perf.logins import check_login
+from flask_perf.patching import apply as apply_patches
+from flask_perf.redaction import redact_items, redact_text, redact_value, sensitive_names
 from flask_perf.stores.engines import health_dir, store_url
+from flask_perf.config import ConfigError
 
 URL_PREFIX = "/flask-profile"
 STAR_IFRAME = re.compile(r"\s*<iframe[^>]*ghbtns\.com[^>]*>\s*</iframe>")
-MAX_BODY = 2048
 
 
 def _wrap_endpoint(view):
@@ -47,22 +58,24 @@ def _wrap_endpoint(view):
             return view(*args, **kwargs)
         config = current_app.config
         headers, fields = sensitive_names(config)
-        context = {
-            "url": request.base_url,
-            "args": redact_items(request.args.items(), fields),
-            "form": redact_items(request.form.items(), fields) if request.form else {},
-            "body": _body(fields),
-            "headers": redact_items(request.headers.items(), headers),
+        caps = Caps.of(config)  # every value below is attacker text of any size
+        context = caps.record({
+            "url": caps.text(request.base_url),
+            "args": caps.mapping(redact_items(request.args.items(), fields).items()),
+            "form": caps.mapping(redact_items(request.form.items(), fields).items()) if request.form else {},
+            "body": _body(fields, caps),
+            "headers": caps.mapping(redact_items(request.headers.items(), headers).items()),
             "func": request.endpoint,
             "ip": request.remote_addr,
             "app_version": config["PERF_VERSION"],
-        }
+        }, ("headers", "args", "form", "body"))
+        stored_args, stored_kwargs = caps.tree(list(args)), caps.tree(redact_items(kwargs.items(), fields))
         started = time.time()
         try:
             return view(*args, **kwargs)
         finally:
             ended = time.time()
-            fp.collection.insert({"name": name, "args": args, "kwargs": kwargs,
+            fp.collection.insert({"name": name, "args": stored_args, "kwargs": stored_kwargs,
                                   "method": request.method, "startedAt": started,
                                   "endedAt": ended, "elapsed": round(ended - started, 6),
                                   "context": context})
@@ -74,22 +87,35 @@ def _ignored(rule: str) -> bool:
     return fp.is_ignored(rule, fp.CONF)
 
 
-def _body(fields) -> str:
-    """The body, decoded leniently; form fields and top-level JSON keys redacted."""
+def _body(fields, caps: Caps) -> str:
+    """The body, decoded leniently, redacted at any depth, within PERF_MAX_BODY_CHARS."""
     if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
         return ""  # no body (every GET): nothing to read or decode
     if request.form or request.mimetype == "application/x-www-form-urlencoded":
         return ""  # the form's fields are stored, redacted, under "form"
     data = request.get_data(cache=True)
     if request.is_json:
-        parsed = request.get_json(silent=True)
-        if isinstance(parsed, dict):
-            return json.dumps(redact_items(parsed.items(), fields))[:MAX_BODY]
-    return data[:MAX_BODY].decode("utf-8", "replace")
+        try:
+            parsed = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than json can parse: kept as text
+            parsed = None
+        if parsed is not None:
+            return truncated(json.dumps(caps.tree(redact_value(parsed, fields))), caps.body_chars)
+    text = redact_text(data[:caps.body_chars].decode("utf-8", "replace"), fields)
+    return text if len(data) <= caps.body_chars else f"{text}…[truncated {len(data) - caps.body_chars} bytes]"
 
 
 def _verify_password(username, password):
-    return current_app.extensions["flask_perf"].credentials.check(username, password)
+    """Basic auth: a session that already proved this header skips scrypt (sessions.py);
+    otherwise the password counts against the login limit shared with /dashboard (429)."""
+    if sessions.basic_auth_remembered():
+        return True
+    if not username and not password:
+        return False  # no credentials sent (the browser asks for them): nothing was guessed
+    if not check_login(username, password):
+        return False
+    sessions.remember_basic_auth()
+    return True
 
 
 def _index():
@@ -105,32 +131,46 @@ def _page_without_iframe() -> str:
     page = (pathlib.Path(fp.__file__).parent / "static" / "dist" / "index.html").read_text()
     cleaned, count = STAR_IFRAME.subn("", page)
     if count != 1:
-        raise RuntimeError("flask-profiler's index.html changed: update STAR_IFRAME")
+        raise ConfigError("flask-profiler's index.html changed: update STAR_IFRAME")
     return cleaned
 
 
 def init_app(app) -> None:
+    from flask_perf.profiler import patches  # its rows name this module's replacements
+
     app.extensions["flask_perf"].credentials  # fail at start, not at first login, when no password is configured
+    logins.init_app(app)  # failed logins counted with /dashboard's
+    sessions.init_app(app)
     app.config["flask_profiler"] = {
         "enabled": True,
         "storage": {"engine": "flask_perf.profiler.store.ProfilerStore",
                     "db_url": store_url(app, "PERF_PROFILER_DATABASE_URL", "profiler.db"),
-                    "app_version": app.config["PERF_VERSION"], "health_dir": health_dir(app)},
+                    "app_version": app.config["PERF_VERSION"], "health_dir": health_dir(app),
+                    "max_rows": app.config["PERF_PROFILER_MAX_ROWS"],
+                    "backfill_chunk": app.config["PERF_ROLLUP_BACKFILL_CHUNK"],
+                    "backfill_pause_s": app.config["PERF_ROLLUP_BACKFILL_PAUSE_S"]},
         "basicAuth": {"enabled": True},  # checked by _verify_password, not by flask-profiler
-        "ignore": ["^/static/", "^/dashboard", "^/_debug_toolbar", "^" + URL_PREFIX],
+        "ignore": ["^/static/", "^/dashboard", "^/_debug_toolbar", "^/_flask_perf/", "^" + URL_PREFIX],
         "endpointRoot": URL_PREFIX.strip("/"),
     }
-    fp.wrapHttpEndpoint = _wrap_endpoint
+    apply_patches(patches.MODULES, app)
     _ignored.cache_clear()
-    fp.auth.verify_password(_verify_password)
     flask_profiler.init_app(app)
     state = app.extensions["flask_perf"]
     state.profiler_store = fp.collection
     state.writers["flask_profiler"] = fp.collection.writer
+    state.backfills["flask_profiler"] = fp.collection.backfill  # an older store's rollups
+    app.before_request(fp.collection.backfill.ensure_started)
+    # One store per app, our index and main.js (stored values escaped: stored XSS), no deleteDatabase.
+    apply_patches(patches.AFTER_INIT, app)
+    origin.protect(app, "flask-profiler", require_header=True)  # its session marker is a cookie
     app.extensions["flask_perf"].profiler_page = _page_without_iframe()
-    prefix = "flask-profiler."
-    app.view_functions[prefix + "index"] = fp.auth.login_required(_index)
-    app.view_functions[prefix + "deleteDatabase"] = fp.auth.login_required(_delete_disabled)
     app.register_error_handler(BadCriteria, lambda e: (jsonify(error="bad_request", message=str(e)), 400))
     app.register_error_handler(MeasurementNotFound, lambda e: (jsonify(error="not_found", message=str(e)), 404))
+    app.extensions["flask_perf"].route_hooks.append(lambda name: _wrap_late_endpoint(app, name))
     app.extensions["flask_perf"].tools["flask-profiler"] = URL_PREFIX + "/"
+
+
+def _wrap_late_endpoint(app, name: str) -> None:
+    """A view registered after init_app is wrapped as ``flask_profiler.init_app`` wraps the others."""
+    app.view_functions[name] = _wrap_endpoint(app.view_functions[name])

@@ -7,16 +7,22 @@ crashes on timeseries (both views answered 500) and never closes its sessions.
 
 Here every query is SQLAlchemy Core with bound parameters, sort fields come from
 a whitelist, bad criteria raise ``BadCriteria`` (answered as 400), and inserts go
-through a BatchWriter off the request path.
+through a BatchWriter off the request path. One answer holds at most ``max_rows``
+rows (PERF_PROFILER_MAX_ROWS): a negative or larger ``limit`` gets that many, so
+``limit=-1`` (what the page's grouped table sends) no longer returns every row.
+Each batch is rolled up as it is inserted, and the page's summary, timeseries and
+method distribution are read from those rollups (rollups.py), not from every row.
 """
 import json
 import time
-from datetime import datetime
 
 from flask_profiler.storage.base import BaseStorage
 from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text, delete,
                         func, select)
 
+from flask_perf.profiler import rollups
+from flask_perf.stores import indexes
+from flask_perf.stores.backfill import Backfill, pending
 from flask_perf.stores.engines import store_engine
 from flask_perf.stores.writer import BatchWriter
 
@@ -36,16 +42,10 @@ measurements = Table(
 ROW_SORT = {"startedAt": measurements.c.started_at, "endedAt": measurements.c.ended_at,
             "elapsed": measurements.c.elapsed, "method": measurements.c.method,
             "name": measurements.c.name, "id": measurements.c.id}
-COUNT = func.count(measurements.c.id).label("count")
-SUMMARY_COLUMNS = [measurements.c.method, measurements.c.name, COUNT,
-                   func.min(measurements.c.elapsed).label("minElapsed"),
-                   func.max(measurements.c.elapsed).label("maxElapsed"),
-                   func.avg(measurements.c.elapsed).label("avgElapsed")]
-SUMMARY_SORT = {"count": COUNT, "method": measurements.c.method, "name": measurements.c.name,
-                **{c.name: c for c in SUMMARY_COLUMNS[3:]}}
-
-
+SUMMARY_SORT = ("count", "method", "name", "minElapsed", "maxElapsed", "avgElapsed")
+ROLLUPS = rollups.source(measurements)
 MAX_INT = 2**63 - 1  # SQLite's and MariaDB's BIGINT
+DEFAULT_MAX_ROWS = 1000
 
 
 class BadCriteria(ValueError):
@@ -70,8 +70,12 @@ def _sort(criteria, default, allowed):
     field, _, direction = str(criteria.get("sort") or default).partition(",")
     if field not in allowed or direction not in ("asc", "desc", ""):
         raise BadCriteria(f"sort must be one of {sorted(allowed)} followed by ,asc or ,desc")
-    column = allowed[field]
-    return column.asc() if direction == "asc" else column.desc()
+    return field, direction != "asc"
+
+
+def _order(criteria, default, allowed):
+    field, descending = _sort(criteria, default, allowed)
+    return allowed[field].desc() if descending else allowed[field].asc()
 
 
 class ProfilerStore(BaseStorage):
@@ -81,9 +85,15 @@ class ProfilerStore(BaseStorage):
         super().__init__()
         self.engine = store_engine(conf["db_url"])
         metadata.create_all(self.engine)
+        indexes.ensure_indexes(self.engine, indexes.PROFILER)
         self.version = conf.get("app_version")
+        self.max_rows = max(1, int(conf.get("max_rows") or DEFAULT_MAX_ROWS))
         self.writer = BatchWriter(self.engine, measurements, "flask_profiler",
-                                  health_dir=conf.get("health_dir"))
+                                  health_dir=conf.get("health_dir"), on_batch=ROLLUPS)
+        ROLLUPS.create_schema(self.engine)
+        self.backfill = Backfill(conf["db_url"], ROLLUPS, int(conf.get("backfill_chunk") or 50_000),
+                                 float(conf.get("backfill_pause_s", 0.05)))
+        self.backfill.done = not pending(self.engine, ROLLUPS)  # started by the first request
 
     def insert(self, measurement: dict) -> None:
         self.writer.put({
@@ -94,29 +104,36 @@ class ProfilerStore(BaseStorage):
             "context": json.dumps(measurement.get("context", {}), default=str),
             "app_version": self.version})
 
-    def _where(self, criteria: dict, stmt):
+    @staticmethod
+    def _range(criteria: dict):
+        """(startedAt, endedAt, elapsed or None, {method/name: value}) of the criteria."""
         now = time.time()
-        stmt = stmt.where(measurements.c.started_at >= _number(criteria, "startedAt", now - 7 * 86400),
-                          measurements.c.ended_at <= _number(criteria, "endedAt", now + 0.5))
-        if (elapsed := _number(criteria, "elapsed", None)) is not None:
-            stmt = stmt.where(measurements.c.elapsed >= elapsed)
-        for key in ("method", "name"):
-            if criteria.get(key):
-                stmt = stmt.where(measurements.c[key] == criteria[key])
-        return stmt
+        return (_number(criteria, "startedAt", now - 7 * 86400), _number(criteria, "endedAt", now + 0.5),
+                _number(criteria, "elapsed", None), {k: criteria[k] for k in ("method", "name") if criteria.get(k)})
 
-    def _page(self, criteria: dict, stmt, default_limit: int):
+    def _where(self, criteria: dict, stmt):
+        start, end, elapsed, filters = self._range(criteria)
+        stmt = stmt.where(measurements.c.started_at >= start, measurements.c.ended_at <= end,
+                          *(measurements.c[key] == value for key, value in filters.items()))
+        return stmt if elapsed is None else stmt.where(measurements.c.elapsed >= elapsed)
+
+    def _limits(self, criteria: dict, default_limit: int) -> tuple[int, int]:
         limit = _number(criteria, "limit", default_limit, int)
         skip = _number(criteria, "skip", 0, int)
         if not 0 <= skip <= MAX_INT:
             raise BadCriteria("skip is out of range")
-        stmt = stmt.offset(skip)
-        return stmt.limit(min(limit, 10_000)) if limit >= 0 else stmt
+        if limit < 0 or limit > self.max_rows:  # -1 meant "every row" upstream
+            limit = self.max_rows
+        return skip, limit
+
+    def _page(self, criteria: dict, stmt, default_limit: int):
+        skip, limit = self._limits(criteria, default_limit)
+        return stmt.offset(skip).limit(limit)
 
     def filter(self, criteria: dict | None = None):
         criteria = criteria or {}
         stmt = self._where(criteria, select(measurements))
-        stmt = self._page(criteria, stmt.order_by(_sort(criteria, "endedAt,desc", ROW_SORT)), 100)
+        stmt = self._page(criteria, stmt.order_by(_order(criteria, "endedAt,desc", ROW_SORT)), 100)
         with self.engine.connect() as conn:
             return [self._row(row) for row in conn.execute(stmt).mappings()]
 
@@ -135,28 +152,19 @@ class ProfilerStore(BaseStorage):
 
     def getSummary(self, criteria: dict | None = None):
         criteria = criteria or {}
-        stmt = self._where(criteria, select(*SUMMARY_COLUMNS)).group_by(
-            measurements.c.method, measurements.c.name)
-        stmt = self._page(criteria, stmt.order_by(_sort(criteria, "count,desc", SUMMARY_SORT)), -1)
+        order, (skip, limit) = _sort(criteria, "count,desc", SUMMARY_SORT), self._limits(criteria, -1)
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(stmt).mappings()]
+            return rollups.summary(conn, measurements, *self._range(criteria), order, skip, limit)
 
     def getTimeseries(self, criteria: dict | None = None):
         criteria = criteria or {}
-        fmt = "%Y-%m-%d" if criteria.get("interval") == "daily" else "%Y-%m-%d %H"
-        stmt = self._where(criteria, select(measurements.c.started_at))
-        series: dict[str, int] = {}
         with self.engine.connect() as conn:
-            for (started,) in conn.execute(stmt):
-                key = datetime.fromtimestamp(started).strftime(fmt)
-                series[key] = series.get(key, 0) + 1
-        return series
+            return rollups.timeseries(conn, measurements, *self._range(criteria),
+                                      criteria.get("interval") == "daily")
 
     def getMethodDistribution(self, criteria: dict | None = None):
-        stmt = self._where(criteria or {}, select(measurements.c.method, COUNT)).group_by(
-            measurements.c.method)
         with self.engine.connect() as conn:
-            return {method: count for method, count in conn.execute(stmt)}
+            return rollups.method_distribution(conn, measurements, *self._range(criteria or {}))
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -166,6 +174,8 @@ class ProfilerStore(BaseStorage):
         self.writer.flush()
         with self.engine.begin() as conn:
             conn.execute(delete(measurements))
+            for table in rollups.TABLES.values():  # everything, history included
+                conn.execute(delete(table))
         return True
 
     def delete(self, measurement_id) -> bool:

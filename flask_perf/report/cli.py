@@ -1,17 +1,30 @@
-"""``flask perf report [--version A --against B] [--html FILE] [--fail-over PCT]``."""
+"""``flask perf report [--version A --against B] [--html FILE] [--fail-over PCT]``.
+
+``--fail-over`` without ``--version/--against`` gates the newest version (by its
+last request) against the one before it; with fewer than two versions recorded, or
+none of their endpoints in common, there is nothing to gate and it refuses.
+"""
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from flask_perf.sql.explain import cached_verdict
 from flask_perf.sql.statements import slowest_statements
-from flask_perf.report import data
+from flask_perf.report import data, runs
 from flask_perf.report.render import compare, html_report, text_report
 
 
-def collect(app, version=None, against=None, versions_shown=3) -> dict:
+def collect(app, version=None, against=None, versions_shown=3, newest_pair=False) -> dict:
+    """What the report shows; ``newest_pair``: compare the newest version with the previous one."""
     stats = data.dashboard_stats(app)
     known = data.versions_by_recency(stats)
+    if newest_pair:
+        if len(known) < 2:
+            raise click.UsageError(f"--fail-over compares the newest version with the previous one, but "
+                                   f"the dashboard store holds {len(known)} version(s)"
+                                   f"{': ' + known[0] if known else ''}; record another version first "
+                                   "or name them with --version/--against")
+        version, against = known[0], known[1]
     for name in (version, against):
         if name is not None and name not in stats:
             raise click.BadParameter(f"no requests recorded for version {name!r}; known: "
@@ -47,16 +60,24 @@ def _engine(app):
 def report_command(version, against, html_path, fail_over):
     """Per-endpoint latency per version, slow queries, hot functions, N+1 findings."""
     if bool(version) != bool(against) and (against or fail_over is not None):
-        raise click.UsageError("--against and --fail-over need both --version and --against")
-    report = collect(current_app, version, against)
+        raise click.UsageError("--against needs --version; --fail-over takes both or neither "
+                               "(neither: the newest version against the previous one)")
+    report = collect(current_app, version, against, newest_pair=fail_over is not None and not version)
     click.echo(text_report(report))
     if html_path:
         with open(html_path, "w") as handle:
             handle.write(html_report(report))
         click.echo(f"\nHTML report: {html_path}")
-    if fail_over is not None and report["comparison"] is not None:
-        regressed = [r for r in report["comparison"] if r["change"] > fail_over]
-        for row in regressed:
-            click.echo(f"REGRESSION {row['endpoint']}: p95 {row['change']:+.0f}% > {fail_over:g}%", err=True)
-        if regressed:
-            raise SystemExit(1)
+    if fail_over is not None:
+        _gate(report, fail_over)
+
+
+def _gate(report: dict, fail_over: float) -> None:
+    if not report["comparison"]:
+        raise click.ClickException(f"--fail-over: no endpoint was requested in both {report['version']} "
+                                   f"and {report['against']}: nothing to compare")
+    regressed = runs.regressions(report["comparison"], fail_over)
+    for row in regressed:
+        click.echo(runs.regression_line(row, fail_over), err=True)
+    if regressed:
+        raise SystemExit(1)

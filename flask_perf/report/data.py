@@ -1,14 +1,22 @@
-"""What the report shows, read from the monitoring stores and result files."""
+"""What the report shows, read from the monitoring stores and result files.
+
+Latencies per version and endpoint come from the dashboard store's day rollups
+(dashboard/rollups.py): a few rows per endpoint, version and latency bucket instead of
+every request, whatever the store's size; percentiles within the histogram's 4 %.
+A store whose older rows are still being rolled up is completed first.
+"""
 import math
 import pstats
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import func, select, table, column
+from sqlalchemy import column, func, inspect, select, table
 from werkzeug.exceptions import HTTPException
 
 from flask_perf.loadtest.results import load_runs
-from flask_perf.stores.engines import store_engine, store_url
+from flask_perf.stores.backfill import Backfill, pending
+from flask_perf.stores.engines import sqlite_file_missing, store_engine, store_url
+from flask_perf.stores.histogram import Histogram
 from flask_perf.wsgi_profiler import NAME, list_profiles, profile_dir
 from flask_perf.report.classify import Shares, StackRow, classify_profile, classify_stack
 
@@ -27,15 +35,18 @@ def percentile(sorted_values: list[float], p: float) -> float:
 class EndpointStats:
     endpoint: str
     version: str
-    durations: list[float] = field(default_factory=list)  # ms, sorted
+    durations: list[float] = field(default_factory=list)  # ms, sorted (read from raw rows)
     errors: int = 0
     last_seen: str = ""
+    histogram: Histogram | None = None  # instead of durations, read from the rollups
 
     @property
     def count(self) -> int:
-        return len(self.durations)
+        return self.histogram.count if self.histogram is not None else len(self.durations)
 
     def p(self, q: float) -> float:
+        if self.histogram is not None:
+            return self.histogram.nearest_rank(q)
         return percentile(self.durations, q)
 
     @property
@@ -44,29 +55,36 @@ class EndpointStats:
 
 
 def dashboard_stats(app) -> dict[str, dict[str, EndpointStats]]:
-    """version → endpoint → stats, from the dashboard's Request table."""
-    engine = store_engine(store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db"))
-    request, endpoint = table("Request", column("endpoint_id"), column("duration"),
-                              column("status_code"), column("version_requested"),
-                              column("time_requested")), table("Endpoint", column("id"), column("name"))
-    stmt = select(endpoint.c.name, request.c.version_requested, request.c.duration,
-                  request.c.status_code, request.c.time_requested).join(
-        endpoint, endpoint.c.id == request.c.endpoint_id)
-    result: dict[str, dict[str, EndpointStats]] = defaultdict(dict)
+    """version → endpoint → stats, from the dashboard store's rollups."""
+    from flask_perf.dashboard.overview import as_datetime
+    from flask_perf.dashboard.rollups import ENDPOINT, SOURCE, SUMMARY
+    from flask_perf.stores.rollup_reads import cells, summary
+
+    url = store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db")
+    if sqlite_file_missing(url):
+        return {}
+    engine = store_engine(url, immediate=False)
     try:
+        if "Request" not in inspect(engine).get_table_names():
+            return {}
+        SOURCE.create_schema(engine)  # in place already, unless no app of this version opened the store
+        if pending(engine, SOURCE):
+            Backfill(url, SOURCE, int(app.config.get("PERF_ROLLUP_BACKFILL_CHUNK", 50_000)), 0).run()
         with engine.connect() as conn:
-            for name, version, duration, status, when in conn.execute(stmt):
-                stats = result[version or "?"].setdefault(name, EndpointStats(name, version or "?"))
-                stats.durations.append(float(duration))
-                stats.errors += int(status or 0) >= 500
-                stats.last_seen = max(stats.last_seen, str(when))
-    except Exception:  # no dashboard store yet
+            found = cells(conn, SOURCE, ("version_requested", "endpoint_id"))
+            last = summary(conn, SUMMARY, ("version_requested",))
+            names = dict(conn.execute(select(ENDPOINT.c.id, ENDPOINT.c.name)).all())
+    except Exception:  # no dashboard store (or no rollups in it) yet
         return {}
     finally:
         engine.dispose()
-    for per_endpoint in result.values():
-        for stats in per_endpoint.values():
-            stats.durations.sort()
+    result: dict[str, dict[str, EndpointStats]] = defaultdict(dict)
+    for (version, endpoint_id), cell in found.items():
+        if endpoint_id in names:
+            label = version or "?"
+            result[label][names[endpoint_id]] = EndpointStats(
+                names[endpoint_id], label, errors=cell.errors(range(5, 10)), histogram=cell.hist,
+                last_seen=str(as_datetime(last[(version,)][2])) if (version,) in last else "")
     return dict(result)
 
 

@@ -2,22 +2,19 @@
 
 Statements come as recorded by Flask-SQLAlchemy: DBAPI placeholders (``?`` on
 SQLite, ``%(name)s`` on PyMySQL) and driver-level parameters, which are passed to
-the driver bound, never pasted into the SQL text. Only a single SELECT is
-accepted, and it runs in a transaction that is rolled back.
+the driver bound, never pasted into the SQL text. Only a single statement that
+reads is accepted, and it runs on a read-only connection, rolled back (readonly.py).
 """
 import re
 import time
 from dataclasses import dataclass, field
 
 from flask_perf.sql.index_hints import IndexHint, hint_for
+from flask_perf.sql.readonly import NotExplainable, check_select, read_only  # noqa: F401 - re-exported
 
 EXPLAIN_PREFIX = {"sqlite": "EXPLAIN QUERY PLAN ", "mysql": "EXPLAIN ", "mariadb": "EXPLAIN ",
                   "postgresql": "EXPLAIN "}
 MAX_ROWS = 500
-
-
-class NotExplainable(ValueError):
-    """The statement is not a single SELECT (or the dialect has no EXPLAIN here)."""
 
 
 @dataclass
@@ -27,14 +24,6 @@ class ResultTable:
     headers: list[str]
     rows: list[tuple]
     truncated: bool = False
-
-
-def check_select(statement: str) -> str:
-    """``statement`` stripped, or NotExplainable when it is not one SELECT."""
-    text = (statement or "").strip().rstrip(";").strip()
-    if not text.lower().startswith(("select", "with")) or ";" in text:
-        raise NotExplainable("only a single SELECT statement can be explained or re-run")
-    return text
 
 
 def driver_parameters(parameters):
@@ -57,7 +46,7 @@ def explain_sql(dialect_name: str, statement: str) -> str:
 
 def run_statement(engine, sql: str, parameters) -> ResultTable:
     params = driver_parameters(parameters)
-    with engine.connect() as conn:  # leaving without commit rolls back
+    with read_only(engine) as conn:
         result = conn.exec_driver_sql(sql, params) if params is not None else conn.exec_driver_sql(sql)
         headers = list(result.keys())
         rows = [tuple(row) for row in result.fetchmany(MAX_ROWS + 1)]

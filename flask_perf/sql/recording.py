@@ -24,6 +24,7 @@ class Query:
     start_time: float
     end_time: float
     location: str = ""
+    engine: object = None  # the engine that ran it (a bind's EXPLAIN runs on that bind)
 
     @property
     def duration(self) -> float:
@@ -41,11 +42,13 @@ def _end(conn, cursor, statement, parameters, context, executemany) -> None:
     state = current_app.extensions.get("flask_perf")
     if started is None or state is None or not state.records_queries:
         return
+    if context.execution_options.get("flask_perf_internal"):
+        return  # our own EXPLAIN for a verdict, not the app's statement
     queries = g.get("_flask_perf_queries")
     if queries is None:
         queries = g._flask_perf_queries = []
     location = _app_location(current_app.import_name) if state.query_locations else ""
-    queries.append(Query(statement, context.parameters, started, perf_counter(), location))
+    queries.append(Query(statement, context.parameters, started, perf_counter(), location, conn.engine))
 
 
 def _app_location(import_name: str) -> str:

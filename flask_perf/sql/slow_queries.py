@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Te
 
 from flask_perf.sql.explain import cached_verdict
 from flask_perf.sql.recording import recorded_queries
+from flask_perf.stores import indexes
 from flask_perf.stores.engines import health_dir, store_engine, store_url
 from flask_perf.stores.writer import BatchWriter
 
@@ -66,6 +67,7 @@ def open_store(app) -> BatchWriter:
     """The slow-query table's writer for ``app`` (creates the table)."""
     engine = store_engine(store_url(app, "PERF_SLOW_QUERY_DATABASE_URL", "slow_queries.db"))
     metadata.create_all(engine)
+    indexes.ensure_indexes(engine, indexes.SLOW_QUERIES)
     return BatchWriter(engine, slow_query, "slow_queries", health_dir=health_dir(app))
 
 

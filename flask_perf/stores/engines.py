@@ -4,6 +4,11 @@ Every SQLite store runs in WAL mode with a busy timeout, so readers (the dashboa
 pages) never block writers and concurrent writers from several threads or worker
 processes wait instead of failing with "database is locked". Any other SQLAlchemy
 URL (a shared MariaDB or PostgreSQL) is used as given.
+
+The stores hold request data: their files are private whatever the umask. A SQLite
+file is created 0600 before SQLite opens it (SQLite gives its -wal/-shm files the
+database file's mode), a wider existing one is tightened; flask_perf's own
+directories (health/, profiles/, a store dir it creates) are 0700 (``private_dir``).
 """
 import contextlib
 import fcntl
@@ -14,6 +19,51 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_MS = 30_000
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def private_dir(path: str, tighten: bool = True) -> str:
+    """Create ``path`` 0700 if missing; with ``tighten``, make an existing one 0700 too."""
+    try:
+        os.mkdir(path, PRIVATE_DIR)
+    except FileExistsError:
+        if not tighten:
+            return path
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return private_dir(path, tighten)
+    _tighten(path, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: str) -> None:
+    """Create ``path`` 0600 unless it exists; tighten it and its SQLite companions."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
+    except FileExistsError:
+        pass
+    else:
+        os.fchmod(fd, PRIVATE_FILE)  # whatever the umask
+        os.close(fd)
+    for suffix in SQLITE_COMPANIONS:
+        _tighten(path + suffix, PRIVATE_FILE)
+
+
+def open_private(path: str, mode: str = "w"):
+    """``open(path, mode)`` for writing, the file created 0600 (truncated for "w")."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE)
+    _tighten(path, PRIVATE_FILE)
+    return os.fdopen(fd, mode)
+
+
+def _tighten(path: str, mode: int) -> None:
+    try:
+        if os.stat(path).st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except (FileNotFoundError, PermissionError):  # gone, or another user's: leave it
+        pass
 
 
 def store_url(app, config_key: str, filename: str) -> str:
@@ -22,7 +72,7 @@ def store_url(app, config_key: str, filename: str) -> str:
     if url:
         return str(url)
     directory = app.config["PERF_STORE_DIR"]
-    os.makedirs(directory, exist_ok=True)
+    private_dir(directory, tighten=False)  # may be the app's instance folder: created 0700, never changed
     return f"sqlite:///{os.path.abspath(os.path.join(directory, filename))}"
 
 
@@ -51,6 +101,9 @@ def store_engine(url: str, pooled: bool = True, immediate: bool = True) -> Engin
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
                                               "check_same_thread": False},
                            **({} if pooled else {"poolclass": NullPool}))
+    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        path = parsed.database
+        event.listen(engine, "do_connect", lambda *_args: private_file(path))  # before SQLite creates it
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _begin_immediate if immediate else _begin_deferred)
     return engine
@@ -86,8 +139,8 @@ def redacted_url(url: str) -> str:
 def schema_lock(directory: str):
     """Serialise store creation across processes: gunicorn workers start together, and
     two of them creating the same SQLite tables at once fails ("table already exists")."""
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, ".schema.lock"), "a") as handle:
+    private_dir(directory, tighten=False)
+    with open_private(os.path.join(directory, ".schema.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -13,6 +13,7 @@ from sqlalchemy import func, inspect, select, table
 
 from flask_perf.stores.engines import (health_dir, redacted_url, sqlite_file_missing, store_engine,
                                       store_url)
+from flask_perf.stores.backfill import progress_lines
 from flask_perf.stores.registry import stores
 from flask_perf.wsgi_profiler import list_profiles, profile_dir
 
@@ -26,6 +27,17 @@ def count_rows(url: str, names) -> dict[str, int | None]:
         with engine.connect() as conn:
             return {name: (conn.execute(select(func.count()).select_from(table(name))).scalar_one()
                            if name in existing else None) for name in names}
+    finally:
+        engine.dispose()
+
+
+def rollup_progress(url: str) -> list[str]:
+    """How far the roll-up of the store's older rows got (backfill.py); [] before rollups."""
+    engine = store_engine(url, immediate=False)
+    try:
+        return progress_lines(engine)
+    except Exception:  # an unreadable store is reported by its counts
+        return []
     finally:
         engine.dispose()
 
@@ -55,6 +67,7 @@ def store_status(app) -> list[dict]:
         local = sqlite_file_missing(url)
         counts = {name: None for name in store.tables} if local else count_rows(url, store.tables)
         status.append({"tool": store.tool, "store": redacted_url(url), "enabled": store.enabled(app),
+                       "rollups": [] if local else rollup_progress(url),
                        "counts": counts})
     files = list_profiles(profile_dir(app))
     status.append({"tool": "ProfilerMiddleware", "store": profile_dir(app),
@@ -73,6 +86,8 @@ def status_command():
         state = "on" if entry["enabled"] else "off"
         counts = ", ".join(f"{name}: {'-' if n is None else n}" for name, n in entry["counts"].items())
         click.echo(f"{entry['tool']:<26} [{state:>3}] {entry['store']}\n{'':<33}{counts}")
+        for line in entry.get("rollups", ()):
+            click.echo(f"{'':<33}{line}")
     health = writer_health(current_app)
     if health:
         click.echo("writers (summed over stopped processes):")

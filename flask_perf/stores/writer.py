@@ -9,7 +9,9 @@ disk full) the batch is retried with backoff while the queue keeps taking rows; 
 row is dropped only when the queue is full, and every drop is counted. Errors are
 logged once per interval, not per request. ``flush()`` waits until everything
 queued so far is stored; it runs at interpreter exit, so a stopping worker loses
-nothing it had accepted.
+nothing it had accepted. ``on_batch(conn, rows)``, if given, runs in each batch's
+transaction after the insert (the rollups: stores/rollups.py), so both commit together;
+if it has ``create_schema(engine)``, a recreated store gets its tables too.
 """
 import atexit
 import json
@@ -20,6 +22,8 @@ import threading
 import time
 
 from sqlalchemy import insert
+
+from flask_perf.stores.engines import open_private, private_dir
 
 logger = logging.getLogger("flask_perf")
 ERROR_LOG_INTERVAL_S = 60
@@ -54,8 +58,8 @@ class Throttle:
 
 class BatchWriter:
     def __init__(self, engine, table, name: str, max_queue: int = 50_000, batch: int = 1000,
-                 health_dir: str | None = None, linger_s: float = DEFAULT_LINGER_S):
-        self.engine, self.table, self.name = engine, table, name
+                 health_dir: str | None = None, linger_s: float = DEFAULT_LINGER_S, on_batch=None):
+        self.engine, self.table, self.name, self.on_batch = engine, table, name, on_batch
         self.batch, self.linger_s = batch, linger_s
         self._flush_now = threading.Event()
         self.health_dir = health_dir
@@ -99,9 +103,9 @@ class BatchWriter:
         if not self.health_dir:
             return
         try:
-            os.makedirs(self.health_dir, exist_ok=True)
+            private_dir(self.health_dir)  # 0700, its files 0600: they name the stores' errors
             path = os.path.join(self.health_dir, f"{self.name}-{os.getpid()}.json")
-            with open(path, "w") as handle:
+            with open_private(path) as handle:
                 json.dump({**self.stats(), "pid": os.getpid(), "at": time.time()}, handle)
         except OSError:  # the disk may be the very thing that failed
             pass
@@ -141,6 +145,8 @@ class BatchWriter:
                 self._check_file()
                 with self.engine.begin() as conn:
                     conn.execute(insert(self.table), rows)
+                    if self.on_batch is not None:
+                        self.on_batch(conn, rows)
                 self.written += len(rows)
                 if self.last_error is not None:  # recovered: say so once
                     logger.warning("monitoring store %s writes again (%d dropped meanwhile)",
@@ -192,6 +198,8 @@ class BatchWriter:
         """A deleted SQLite file comes back empty: create the table again."""
         try:
             self.table.metadata.create_all(self.engine)
+            if hasattr(self.on_batch, "create_schema"):
+                self.on_batch.create_schema(self.engine)
         except Exception:  # still failing: the next attempt logs it
             pass
 

@@ -7,7 +7,11 @@ toolbar to everyone), DEBUG_TB_PROFILER_ENABLED, DEBUG_TB_INTERCEPT_REDIRECTS.
 Works around, in flask-debugtoolbar 0.16:
 - the SQL panel's EXPLAIN and SELECT views call the removed ``engine.execute``
   and answer 500 on SQLAlchemy 2 (pallets-eco/flask-debugtoolbar#232): our view
-  runs the signed statement through a connection with bound parameters;
+  runs the signed statement through a read-only connection with bound parameters;
+- its views skipped DEBUG_TB_HOSTS (a signed link worked from any client) and its
+  links never expired: every view of its blueprint is refused (403) to other
+  clients and to cross-origin posts, and the SQL links expire after
+  PERF_TOOLBAR_SQL_LINK_MAX_AGE_S (panels.py signs them);
 - its config panel prints SECRET_KEY and database passwords: a redacted panel;
 - its logging panel adds a root handler, hiding Flask's error log: ``app.logger``
   is created first;
@@ -17,17 +21,18 @@ Works around, in flask-debugtoolbar 0.16:
   every installed package's metadata and the profiler panel computes relative
   paths for every function, on every request; both cached (toolbar_panels.py).
 Beyond upstream, the SQL panel shows each SELECT's EXPLAIN verdict and index hint.
+What it replaces in the toolbar is listed in patches.py, checked at start.
 """
-from flask import current_app, g, request
+from flask import abort, current_app, g, request
 from flask_debugtoolbar import DebugToolbarExtension
-from flask_debugtoolbar.panels.sqlalchemy import query_signer
 from flask_debugtoolbar.utils import format_sql
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, SignatureExpired
 from markupsafe import escape
 
+from flask_perf import origin
+from flask_perf.patching import apply as apply_patches
 from flask_perf.sql import explain as explainer
 from flask_perf.state import TOOL_BLUEPRINTS
-from flask_perf.toolbar import panels as toolbar_panels
 
 PANELS = (
     "flask_perf.toolbar.panels.CachedVersionPanel",
@@ -67,12 +72,20 @@ def _message(title: str, text: str, status: int):
 
 def sql_select(explain: bool = False):
     """Replacement of the toolbar's SELECT/EXPLAIN view (one endpoint serves both)."""
+    from flask_perf.toolbar.panels import query_serializer
+
+    max_age = int(current_app.config["PERF_TOOLBAR_SQL_LINK_MAX_AGE_S"])
     try:
-        statement, params = query_signer().loads(request.args.get("query", ""))
+        statement, params, *bind = query_serializer().loads(request.args.get("query", ""), max_age=max_age)
         duration = float(request.args.get("duration", 0))
+    except SignatureExpired:
+        return _message("SQL Details", f"This query link expired (links last {max_age} s); "
+                        "reload the page for a new one.", 400)
     except (BadSignature, TypeError, ValueError):
         return _message("SQL Details", "This query link is invalid or was not signed by this app.", 400)
-    engine = current_app.extensions["sqlalchemy"].engine
+    engine = current_app.extensions["sqlalchemy"].engines.get(bind[0] if bind else None)
+    if engine is None:
+        return _message("SQL Details", f"This app has no database bind {bind[0]!r} any more.", 400)
     try:
         run = explainer.explain if explain else explainer.select
         table = run(engine, statement, params)
@@ -85,15 +98,28 @@ def sql_select(explain: bool = False):
         "sql": format_sql(table.sql, table.parameters), "duration": duration})
 
 
+def only_toolbar_hosts() -> None:
+    """before_request of the toolbar's views: the clients that get the toolbar (DEBUG_TB_HOSTS)
+    and no one else may use them; upstream checked the host only when injecting the toolbar."""
+    hosts = current_app.config["DEBUG_TB_HOSTS"]
+    if hosts and request.remote_addr not in hosts:
+        abort(403, description="The debug toolbar is not available to this client (DEBUG_TB_HOSTS).")
+
+
 def init_app(app) -> None:
+    from flask_perf.toolbar import patches  # its rows name this module's replacements
+
     app.config["DEBUG_TB_ENABLED"] = True  # PERF_TOOLBAR_ENABLED decided; never in production
     app.config.setdefault("DEBUG_TB_HOSTS", ("127.0.0.1", "::1"))  # empty would show it to everyone
     app.config.setdefault("DEBUG_TB_INTERCEPT_REDIRECTS", False)
     app.config.setdefault("DEBUG_TB_PROFILER_ENABLED", True)
     app.config.setdefault("DEBUG_TB_PANELS", PANELS)
     app.logger  # noqa: B018 - create Flask's handler before the toolbar adds a root one
-    toolbar_panels.cache_function_names()
     toolbar = app.extensions["flask_perf"].toolbar = AppPagesToolbar()
     toolbar.init_app(app)
-    app.view_functions["debugtoolbar.sql_select"] = sql_select
+    apply_patches(patches.ROWS, app)
+    funcs = app.before_request_funcs.setdefault("debugtoolbar", [])
+    if only_toolbar_hosts not in funcs:
+        funcs.append(only_toolbar_hosts)
+    origin.protect(app, "debugtoolbar", require_header=False)  # no cookie authorises these views
     app.extensions["flask_perf"].tools["flask-debugtoolbar (on HTML pages)"] = None

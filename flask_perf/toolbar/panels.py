@@ -1,24 +1,25 @@
 """The toolbar's panels as this app shows them: redacted, with verdicts, and cheap.
 
 - RedactedConfigPanel: the config panel without secrets or database passwords;
-- VerdictSQLAlchemyPanel: the SQL panel with each SELECT's EXPLAIN verdict;
+- VerdictSQLAlchemyPanel: the SQL panel with each SELECT's EXPLAIN verdict, its
+  EXPLAIN/SELECT links signed by ``sign_query`` (they expire; upstream's never did);
 - CachedVersionPanel: the versions panel, whose stock version reads every
   installed package's metadata on every request (a fifth of the toolbar's cost);
 - TrimmedProfilerPanel: the profiler panel's table limited to the functions with
   the highest cumulative time (PERF_TOOLBAR_PROFILER_ROWS): rendering all ~800 rows
   on every page was a third of the toolbar's cost, and nobody reads past the top;
-- cache_function_names(): the profiler panel turns every profiled function's file
+- cached_format_fname(): the profiler panel turns every profiled function's file
   into a path relative to sys.path, on every request (another third): memoised.
 """
 import functools
 
 from flask import current_app
-from flask_debugtoolbar.panels import profiler as profiler_panel
 from flask_debugtoolbar.panels.profiler import ProfilerDebugPanel
 from flask_debugtoolbar.panels.config_vars import ConfigVarsDebugPanel
-from flask_debugtoolbar.panels.sqlalchemy import SQLAlchemyDebugPanel, dump_query
+from flask_debugtoolbar.panels.sqlalchemy import SQLAlchemyDebugPanel
 from flask_debugtoolbar.panels.versions import VersionDebugPanel
 from flask_debugtoolbar.utils import format_fname, format_sql
+from itsdangerous import URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
 from flask_perf.sql import explain as explainer
@@ -39,6 +40,27 @@ def redact_config(config) -> dict:
         else:
             shown[key] = value
     return shown
+
+
+def query_serializer() -> URLSafeTimedSerializer:
+    """Signs the SQL panel's EXPLAIN/SELECT links with a timestamp (upstream's never expire);
+    the view loads them with max_age=PERF_TOOLBAR_SQL_LINK_MAX_AGE_S."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="flask-perf-sql-query")
+
+
+def sign_query(statement: str, parameters, bind: str | None = None) -> str | None:
+    """The link token of a statement that can be re-run (a single SELECT), else None."""
+    try:
+        explainer.check_select(statement)
+        return query_serializer().dumps([statement, parameters] + ([bind] if bind else []))
+    except (explainer.NotExplainable, TypeError):
+        return None
+
+
+def bind_key(engines, engine) -> str | None:
+    """Flask-SQLAlchemy's bind key of ``engine``; None (the default bind) for an engine
+    of its own, such as a read replica's."""
+    return next((key for key, known in engines.items() if known is engine), None)
 
 
 class RedactedConfigPanel(ConfigVarsDebugPanel):
@@ -66,13 +88,14 @@ class VerdictSQLAlchemyPanel(SQLAlchemyDebugPanel):
         queries = recorded_queries()
         if not queries:
             return self.render("panels/sqlalchemy.html", {"queries": []})
-        engine = current_app.extensions["sqlalchemy"].engine
+        engines = current_app.extensions["sqlalchemy"].engines
         data = []
         for query in queries:
             sql = format_sql(query.statement, query.parameters)
-            signed = dump_query(query.statement, query.parameters)
+            bind = bind_key(engines, query.engine)
+            signed = sign_query(query.statement, query.parameters, bind)
             if signed:
-                verdict = explainer.cached_verdict(engine, query.statement, query.parameters)
+                verdict = explainer.cached_verdict(engines[bind], query.statement, query.parameters)
                 css = "flask-perf-verdict" + (" full-scan" if verdict and verdict.full_scans else "")
                 text = verdict.summary() if verdict else "not explainable"
                 sql = sql + Markup(f'<div class="{css}" style="margin-top:4px;font-weight:bold;'
@@ -116,13 +139,7 @@ def _function_name(value: str, root_path: str) -> str:
     return format_fname(value)
 
 
-def cache_function_names() -> None:
-    """Memoise the profiler panel's file-name formatting (keyed by the app's root too)."""
-    if getattr(profiler_panel.format_fname, "_flask_perf", False):
-        return
-
-    def cached(value: str) -> str:
-        return _function_name(value, current_app.root_path)
-
-    cached._flask_perf = True
-    profiler_panel.format_fname = cached
+def cached_format_fname(value: str) -> str:
+    """The profiler panel's ``format_fname``, memoised (keyed by the app's root too);
+    patches.py puts it in place."""
+    return _function_name(value, current_app.root_path)

@@ -15,6 +15,8 @@ import time
 
 from werkzeug.middleware.profiler import ProfilerMiddleware
 
+from flask_perf.stores.engines import private_dir
+
 NAME = re.compile(r"^(?P<method>[A-Z]+)\.(?P<path>.+)\.(?P<ms>\d+)ms\.(?P<ns>\d+)\.(?P<pid>\d+)\.prof$")
 
 
@@ -60,7 +62,8 @@ def _sort_key(entry: os.DirEntry) -> int:
 
 def init_app(app) -> None:
     directory = profile_dir(app)
-    os.makedirs(directory, exist_ok=True)
+    # 0700: the .prof files show the app's code and timings (a WSGI_PROFILER_DIR given is only created so)
+    private_dir(directory, tighten=not app.config.get("WSGI_PROFILER_DIR"))
     restrictions = tuple(app.config.get("PERF_WSGI_PROFILER_RESTRICTIONS") or ())
     app.wsgi_app = ProfilerMiddleware(
         app.wsgi_app,

@@ -41,7 +41,10 @@ def _body_id(data, name: str) -> int:
 def enrollment_ids() -> tuple[int, int]:
     """(student_id, class_id) from the JSON body, the form, or the query string."""
     if request.is_json:
-        data = request.get_json()  # malformed JSON: a 400 from Flask
+        try:
+            data = request.get_json()  # malformed JSON: a 400 from Flask
+        except RecursionError:  # nested deeper than the JSON parser goes
+            raise BadParameter("body", "the JSON body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadParameter("body", "the JSON body must be an object")
     elif request.form:

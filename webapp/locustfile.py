@@ -1,10 +1,17 @@
-"""Load-test scenarios: plain Locust user classes, one registry to add to.
+"""The demo's locustfile: the school scenarios (``PERF_LOADTEST_LOCUSTFILE`` points here).
 
-Ids are drawn from the seeded data: ``LOADTEST_CLASSES`` and ``LOADTEST_STUDENTS``
-(set by ``flask loadtest`` from the database) bound the random ids. Bad input is
-expected to answer 400/404; it is counted under its own name, and only an
-unexpected status counts as a failure. Every request carries the run id header,
-so the monitoring stores can tell this run's requests apart.
+``flask --app wsgi perf loadtest --scenario NAME`` runs ``SCENARIOS[NAME]``
+(``default`` without --scenario); plain ``locust -f webapp/locustfile.py`` runs
+every class, as Locust does. Ids are drawn from the seeded data:
+``LOADTEST_CLASSES`` and ``LOADTEST_STUDENTS`` (given by the demo's
+``seed.loadtest_env``, registered with ``PerfState.add_loadtest_env``) bound the
+random ids. Bad input is expected to answer 400/404; it is counted under its own
+name, and only an unexpected status counts as a failure. Every request carries the
+run id header (``LOADTEST_RUN``), so the monitoring stores can tell this run's
+requests apart.
+
+Nothing from ``webapp`` is imported: the users only speak HTTP, and the app's
+modules (its database and HTTP clients) have no place in Locust's gevent-patched process.
 """
 import math
 import os
@@ -52,9 +59,11 @@ class SchoolUser(HttpUser):
                 response.failure(f"expected {status}, got {response.status_code}")
 
 
-class RosterOnlyUser(SchoolUser):
-    """Only /roster: the JSON endpoint the debug toolbar cannot show."""
+class RosterOnlyUser(HttpUser):
+    """Only /roster: the JSON endpoint the debug toolbar cannot show. (Not a SchoolUser
+    subclass: Locust adds a subclass's ``tasks`` to the inherited ones.)"""
 
+    on_start = SchoolUser.on_start
     tasks = [SchoolUser.roster]
 
 

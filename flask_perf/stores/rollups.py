@@ -1,0 +1,145 @@
+"""Rollups: latency histograms per hour and per day, kept by the store writers.
+
+A ``Source`` is a raw table a page aggregates (the dashboard's ``Request``,
+flask-profiler's ``measurements``) with its tiers: hour and day histograms, one row per
+(group columns, period, latency bucket, status class) holding count, sum, min and max
+of the durations (histogram.py), and optionally a summary per group (count, first and
+last time) for lists of versions and users. A source is the ``on_batch`` hook of its
+BatchWriter: ``source(conn, rows)`` aggregates the batch in Python and upserts each tier
+in one statement inside the insert's transaction (SQLite and PostgreSQL ``INSERT … ON
+CONFLICT DO UPDATE``, MariaDB/MySQL ``INSERT … ON DUPLICATE KEY UPDATE``), so rows and
+rollups commit or roll back together and counts stay exact. Keys are written in sorted
+order: concurrent writers lock rollup rows in the same order instead of deadlocking.
+The group columns carry the raw table's column names; NULL is stored as '' (0 for ids).
+"""
+import calendar
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Double, Index, Integer, MetaData, SmallInteger, Table
+
+from flask_perf.stores.histogram import bucket_of
+from flask_perf.stores.upsert import upsert_statement
+
+HOUR, DAY = 3600, 86400
+HISTOGRAM_MERGE = {"count": "sum", "total_ms": "sum", "min_ms": "min", "max_ms": "max"}
+SUMMARY_MERGE = {"count": "sum", "first_at": "min", "last_at": "max"}
+_OPTIONS = {"mysql_collate": "utf8mb4_bin", "sqlite_with_rowid": False}  # keys compared exactly
+
+
+def histogram_table(metadata: MetaData, name: str, dims: list[Column]) -> Table:
+    return Table(name, metadata, *dims,
+                 Column("period", BigInteger, primary_key=True, autoincrement=False),  # epoch s
+                 Column("bucket", SmallInteger, primary_key=True, autoincrement=False),
+                 Column("status_class", SmallInteger, primary_key=True, autoincrement=False),
+                 Column("count", BigInteger, nullable=False), Column("total_ms", Double, nullable=False),
+                 Column("min_ms", Double, nullable=False), Column("max_ms", Double, nullable=False),
+                 Index(f"ix_{name}_period", "period"), **_OPTIONS)
+
+
+def summary_table(metadata: MetaData, name: str, dims: list[Column]) -> Table:
+    return Table(name, metadata, *dims, Column("count", BigInteger, nullable=False),
+                 Column("first_at", Double, nullable=False), Column("last_at", Double, nullable=False),
+                 **_OPTIONS)
+
+
+def key(name: str, type_) -> Column:
+    """A group column of a rollup table (part of its primary key)."""
+    return Column(name, type_, primary_key=True, autoincrement=False)
+
+
+@dataclass(eq=False)
+class Tier:
+    table: Table
+    period: int | None  # seconds; None: the summary
+    dims: tuple[str, ...] = field(init=False)  # its group columns
+
+    def __post_init__(self):
+        skip = {"period", "bucket", "status_class"}
+        self.dims = tuple(c.name for c in self.table.primary_key.columns if c.name not in skip)
+
+
+@dataclass(eq=False)
+class Source:
+    name: str  # its row in the backfill progress table
+    raw: Table
+    time: str  # raw columns: a datetime (naive = UTC) or epoch seconds
+    duration: str
+    status: str | None
+    ms_per_unit: float  # 1000 when durations are stored in seconds
+    tiers: tuple[Tier, ...]
+    metadata: MetaData
+    _empty: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for tier in self.tiers:
+            for dim in tier.dims:
+                self._empty[dim] = 0 if isinstance(tier.table.c[dim].type, Integer) else ""
+
+    def tier(self, period: int | None) -> Tier:
+        return next(t for t in self.tiers if t.period == period)
+
+    def stored(self, dim: str, value):
+        """How a group value is kept in the rollups (NULL as '' or 0)."""
+        return self._empty[dim] if value is None else value
+
+    def raw_columns(self) -> list[Column]:
+        """The raw columns a roll-up reads (never the big text ones)."""
+        names = ("id", *self._empty, self.time, self.duration, *((self.status,) if self.status else ()))
+        return [self.raw.c[name] for name in names]
+
+    def __call__(self, conn, rows) -> None:
+        """BatchWriter's ``on_batch``: roll ``rows`` up in the insert's transaction."""
+        write(conn, self, aggregate(self, rows))
+
+    def create_schema(self, engine) -> None:
+        """The rollup tables, and where the backfill of older rows starts (backfill.py)."""
+        from flask_perf.stores import backfill
+
+        self.metadata.create_all(engine)
+        backfill.start_marker(engine, self)
+
+    def record(self, row) -> tuple[dict, float, float, int]:
+        """(group values, epoch seconds, duration ms, status class) of a raw row."""
+        dims = {dim: (empty if (v := row.get(dim)) is None else v) for dim, empty in self._empty.items()}
+        when = row.get(self.time)
+        if isinstance(when, datetime):
+            when = (calendar.timegm(when.timetuple()) + when.microsecond / 1e6 if when.tzinfo is None
+                    else when.timestamp())
+        status = row.get(self.status) if self.status else None
+        return dims, float(when or 0), float(row.get(self.duration) or 0) * self.ms_per_unit, \
+            min(9, max(0, int(status or 0) // 100))
+
+
+def aggregate(source: Source, rows) -> dict[Tier, dict[tuple, list]]:
+    """Per tier: key → [count, sum, min, max] of the durations (summary: [count, first, last])."""
+    cells = {tier: {} for tier in source.tiers}
+    for row in rows:
+        dims, when, ms, status = source.record(row)
+        for tier, acc in cells.items():
+            base = tuple(dims[d] for d in tier.dims)
+            if tier.period is None:
+                value, cell_key = when, base
+            else:
+                value, cell_key = ms, base + (int(when // tier.period * tier.period), bucket_of(ms), status)
+            cell = acc.get(cell_key)
+            if cell is None:
+                acc[cell_key] = [1, value, value, value] if tier.period else [1, value, value]
+            elif tier.period:
+                cell[0] += 1
+                cell[1] += value
+                cell[2], cell[3] = min(cell[2], value), max(cell[3], value)
+            else:
+                cell[0] += 1
+                cell[1], cell[2] = min(cell[1], value), max(cell[2], value)
+    return cells
+
+
+def write(conn, source: Source, cells: dict[Tier, dict[tuple, list]]) -> None:
+    for tier, acc in cells.items():
+        if not acc:
+            continue
+        merge = HISTOGRAM_MERGE if tier.period else SUMMARY_MERGE
+        names = [c.name for c in tier.table.primary_key.columns] + list(merge)
+        conn.execute(upsert_statement(tier.table, conn.dialect.name, merge),
+                     [dict(zip(names, (*k, *acc[k]))) for k in sorted(acc)])
