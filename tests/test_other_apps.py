@@ -5,8 +5,8 @@ instance folder, the development profile) and driven by chromium: the toolbar's
 EXPLAIN shows a plan, /dashboard and /flask-profile list the app's endpoints with
 the requests made to them, and ``flask perf status`` counts rows in that app's own
 instance folder. In process: init_app twice is refused, routes registered after
-init_app are measured, and two apps in one process keep their rows apart.
-TODO(pytest plugin): a ``pytest --perf`` run of each shape shows up as a labelled run.
+init_app are measured, and two apps in one process keep their rows apart. A
+``pytest --perf`` run of each shape's own test shows up in its store as a labelled run.
 """
 import base64
 import os
@@ -252,6 +252,39 @@ def test_factory_migrations_hold_only_the_apps_tables(served):
     for args in (("db", "upgrade"), ("db", "check")):
         done = flask_cli(served.shape, served.instance, *args)
         assert done.returncode == 0, f"flask {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+APPS_TEST = """
+import importlib
+
+def test_the_pages_answer():
+    module = importlib.import_module({module!r})
+    app = module.app if hasattr(module, "app") else module.create_app()
+    client = app.test_client()
+    for path in {paths!r}:
+        assert client.get(path).status_code == 200
+"""
+
+
+@pytest.mark.server
+def test_a_pytest_perf_run_of_the_apps_own_tests_is_a_labelled_run(served, tmp_path):
+    """The user's suite, run with ``--perf``: its test-client requests land in the store as
+    ``<version> test-run <time>``, and the run's summary names the app's endpoints."""
+    shape = served.shape
+    paths = [visit.path for visit in shape.visits]
+    (tmp_path / "test_pages.py").write_text(APPS_TEST.format(module=shape.app, paths=paths))
+    env = {**app_env(served.instance), "PYTHONPATH": str(ROOT), "FLASK_PERF_VERSION": "shape-v1"}
+    env.pop("FLASK_PERF_PROFILE", None)  # the plugin picks "testing" for apps that choose none
+    run = subprocess.run([venv_bin("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--perf",
+                          "--perf-store-dir", str(tmp_path / "store"), "test_pages.py"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "flask_perf" in run.stdout and shape.visits[0].endpoint in run.stdout
+    with closing(sqlite3.connect(tmp_path / "store" / "dashboard.db")) as conn:
+        labels = dict(conn.execute("SELECT version_requested, COUNT(*) FROM Request GROUP BY 1"))
+    assert list(labels) == [next(iter(labels))] and re.fullmatch(
+        r"shape-v1 test-run \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", next(iter(labels)))
+    assert sum(labels.values()) == len(paths)
 
 
 def test_init_app_twice_is_an_error(tmp_path, monkeypatch):

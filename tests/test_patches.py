@@ -82,18 +82,34 @@ def _message(package: str, problem: str) -> str:
             f"pin {package}=={version} or upgrade flask_perf")
 
 
+FMD = "flask_monitoringdashboard.core"
+
+
 def _no_calls(*_args, **_kwargs):
     return None
 
 
-FMD = "flask_monitoringdashboard.core"
+def _level_1_only(endpoint):  # an add_decorator that no longer calls add_wrapper3
+    return module(f"{FMD}.measurement").add_wrapper1(endpoint, None)
+
+
+def _level_3_only(endpoint):  # ... nor add_wrapper1 (flask_perf's level 1 would not be used)
+    return module(f"{FMD}.measurement").add_wrapper3(endpoint, None)
+
+
 BREAKAGES = [  # (package, table, break it, problem reported)
     ("Flask-MonitoringDashboard", "MODULES",
      lambda mp: mp.delattr(module(f"{FMD}.measurement"), "add_wrapper3"),
      f"{FMD}.measurement.add_wrapper3 is gone"),
     ("Flask-MonitoringDashboard", "MODULES",
-     lambda mp: mp.setattr(module(f"{FMD}.measurement"), "add_decorator", _no_calls),
+     lambda mp: mp.setattr(module(f"{FMD}.measurement"), "add_decorator", _level_1_only),
      f"{FMD}.measurement.add_wrapper3 is no longer used by {FMD}.measurement.add_decorator"),
+    ("Flask-MonitoringDashboard", "MODULES",
+     lambda mp: mp.delattr(module(f"{FMD}.measurement"), "add_wrapper1"),
+     f"{FMD}.measurement.add_wrapper1 is gone"),
+    ("Flask-MonitoringDashboard", "MODULES",
+     lambda mp: mp.setattr(module(f"{FMD}.measurement"), "add_decorator", _level_3_only),
+     f"{FMD}.measurement.add_wrapper1 is no longer used by {FMD}.measurement.add_decorator"),
     ("Flask-MonitoringDashboard", "MODULES",
      lambda mp: mp.setattr(module(f"{FMD}.telemetry"), "post_to_back_if_telemetry_enabled", _no_calls),
      f"{FMD}.telemetry.fetch_ip_from_github is no longer used by "
@@ -117,7 +133,8 @@ BREAKAGES = [  # (package, table, break it, problem reported)
      "flask_debugtoolbar.panels.profiler.format_fname is no longer used by "
      "flask_debugtoolbar.panels.profiler.ProfilerDebugPanel.process_response"),
 ]
-IDS = ["fmd-add_wrapper3-gone", "fmd-add_wrapper3-unused", "fmd-telemetry-unused", "fmd-session_scope-gone",
+IDS = ["fmd-add_wrapper3-gone", "fmd-add_wrapper3-unused", "fmd-add_wrapper1-gone", "fmd-add_wrapper1-unused",
+       "fmd-telemetry-unused", "fmd-session_scope-gone",
        "profiler-wrapHttpEndpoint-gone", "profiler-wrapHttpEndpoint-unused",
        "toolbar-format_fname-gone", "toolbar-format_fname-unused"]
 
@@ -162,3 +179,17 @@ def test_a_replaced_view_whose_endpoint_is_gone(perf_app, monkeypatch):
 def test_a_target_module_that_is_gone():
     row = Patch("flask_profiler.no_such_module.Thing", "attr", None, ("flask-profiler", "1.8.1"))
     assert check([row]) == [_message("flask-profiler", "flask_profiler.no_such_module.Thing is gone")]
+
+
+@pytest.mark.parametrize("module_path, attribute, changed", [
+    ("flask_perf.dashboard.assets", "CDN_TO_VENDOR",
+     {"https://cdn.example/angular-9.js": "vendor/angular-1.7.5.min.js"}),  # a template we no longer match
+    ("flask_perf.profiler", "STAR_IFRAME", __import__("re").compile("no such iframe")),
+])
+def test_a_changed_upstream_page_stops_the_app_outside_testing(tmp_path, monkeypatch, module_path,
+                                                              attribute, changed):
+    """An upgrade that changes the text we rewrite must not leave the stock page (CDN scripts,
+    the stock login, the GitHub iframe) in place: the app refuses to start, testing or not."""
+    monkeypatch.setattr(importlib.import_module(module_path), attribute, changed)
+    with pytest.raises(ConfigError, match="changed|no longer"):
+        make_perf_app(tmp_path, testing=False)

@@ -77,7 +77,7 @@ def test_profiler_script_escapes_stored_values(app):
 def test_a_changed_upstream_script_stops_the_app_instead_of_serving_it():
     source = profiler_assets.UPSTREAM.read_text()
     changed = source.replace("JSON.stringify(a.context)", "JSON.stringify(a.ctx)")
-    with pytest.raises(RuntimeError, match="main.js changed"):
+    with pytest.raises(ConfigError, match="main.js changed"):
         profiler_assets.corrected_main_js(changed)
 
 
