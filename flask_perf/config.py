@@ -45,10 +45,14 @@ DEFAULTS = {
     # Request bodies over this answer 413 before any view or tool reads them. Applied as
     # MAX_CONTENT_LENGTH when the app has none (None: leave the app unlimited).
     "PERF_MAX_CONTENT_LENGTH": 1024 * 1024,
-    # Retention of every store (stores/retention.py); interval 0 leaves it to `flask perf prune`.
-    "PERF_RETENTION_DAYS": 30,
-    "PERF_RETENTION_MAX_ROWS": 1_000_000,
+    # Retention of every store (stores/retention.py): at the first request, then every
+    # interval (0 leaves it to `flask perf prune`), after a load test and a pytest --perf run.
+    "PERF_RETENTION_DAYS": 30,  # raw rows: requests, stacks, measurements, slow queries
+    "PERF_RETENTION_MAX_ROWS": 1_000_000,  # per store's main table
+    "PERF_ROLLUP_RETENTION_DAYS": 400,  # hourly and daily rollups
+    "PERF_STACKS_PER_VERSION": 200,  # newest profiled requests' call stacks per endpoint and version
     "PERF_PRUNE_INTERVAL_S": 3600,
+    "PERF_PRUNE_CHUNK_ROWS": 500,  # ids per delete transaction: ~20 ms of write lock (stores/pruning.py)
     # Rollups (stores/rollups.py, backfill.py): a store written before them is rolled up in
     # the background from the first request, this many rows per transaction, this far apart.
     "PERF_ROLLUP_BACKFILL_CHUNK": 50_000,
@@ -66,7 +70,11 @@ DEFAULTS = {
     "PERF_DASHBOARD_MANAGE_USER": True,  # make the monitor login FMD's admin user
     "PERF_DASHBOARD_STACKS_IN_FLIGHT": 4,
     "PERF_DASHBOARD_STACK_SAMPLE_EVERY": 1,
-    "PERF_DASHBOARD_STACKS_PER_SECOND": 10,
+    # Level-3 call stacks per process: a burst (a developer clicking through pages gets each
+    # one), then this many per second (a load test gets a steady sample); each costs ~20 ms
+    # of CPU in FMD's threads (dashboard/sampling.py).
+    "PERF_DASHBOARD_STACKS_PER_SECOND": 2,
+    "PERF_DASHBOARD_STACKS_BURST": 10,
     # Passwords checked per client address (IPv6: per /64) and window, /dashboard's login
     # and /flask-profile's basic auth together, across workers; then 429.
     "PERF_DASHBOARD_LOGIN_LIMIT": 10,
@@ -90,6 +98,9 @@ DEFAULTS = {
     "PERF_SLOW_QUERY_MS": 100,
     "PERF_SLOW_QUERY_DATABASE_URL": None,  # None: slow_queries.db in PERF_STORE_DIR
     "PERF_N_PLUS_ONE_THRESHOLD": 5,
+    # The N+1 check keeps every statement of every request (~1 µs each); off in production,
+    # where the slow-query log keeps only the statements over PERF_SLOW_QUERY_MS.
+    "PERF_N_PLUS_ONE_ENABLED": True,
     # flask perf loadtest (loadtest/).
     "PERF_LOADTEST_LOCUSTFILE": None,  # the app's own Locust users (else: every GET route)
     "PERF_LOADTEST_EXCLUDE": (),  # endpoint names or path prefixes the default scenario skips
@@ -104,7 +115,8 @@ PROFILES = {
                       PERF_WSGI_PROFILER_ENABLED=_ON, PERF_SLOW_QUERY_ENABLED=_ON),
     "testing": dict(PERF_DASHBOARD_ENABLED=_ON, PERF_DASHBOARD_LEVEL=1, PERF_PROFILER_ENABLED=_ON,
                     PERF_SLOW_QUERY_ENABLED=_ON),
-    "production": dict(PERF_DASHBOARD_ENABLED=_ON, PERF_DASHBOARD_LEVEL=1, PERF_SLOW_QUERY_ENABLED=_ON),
+    "production": dict(PERF_DASHBOARD_ENABLED=_ON, PERF_DASHBOARD_LEVEL=1, PERF_SLOW_QUERY_ENABLED=_ON,
+                       PERF_N_PLUS_ONE_ENABLED=False),
     "bare": {},
 }
 ENV_PROFILE, ENV_VERSION = "FLASK_PERF_PROFILE", "FLASK_PERF_VERSION"

@@ -73,17 +73,24 @@ class FlaskPerf:
     @staticmethod
     def record_engine(app: Flask, engine) -> None:
         """Record the statements of another engine of ``app`` (created after init_app)."""
-        recording.listen(engine)
+        state = app.extensions["flask_perf"]
+        if state.records_queries:
+            recording.listen(engine, state)
 
     @staticmethod
     def _record_queries(app: Flask, state: PerfState, engines) -> None:
+        """Which statements the recorder keeps (sql/recording.py): every one of a request only
+        for the toolbar and the N+1 check; else those over the slow-query threshold."""
         config = app.config
-        state.records_queries = bool(config["PERF_SLOW_QUERY_ENABLED"] or config["PERF_TOOLBAR_ENABLED"])
-        state.query_locations = bool(config["PERF_TOOLBAR_ENABLED"])
+        slow_log, toolbar = bool(config["PERF_SLOW_QUERY_ENABLED"]), bool(config["PERF_TOOLBAR_ENABLED"])
+        state.records_queries = slow_log or toolbar
+        state.query_locations = toolbar
+        state.collects_queries = toolbar or (slow_log and bool(config["PERF_N_PLUS_ONE_ENABLED"]))
+        state.slow_query_s = float(config["PERF_SLOW_QUERY_MS"]) / 1000 if slow_log else None
         if not state.records_queries:
             return
         for engine in [*state.sqlalchemy_engines(), *engines]:
-            recording.listen(engine)
+            recording.listen(engine, state)
 
 
 def _attach_tools(app: Flask, state: PerfState) -> None:

@@ -40,16 +40,18 @@ def tool_prefixes(state) -> tuple[str, ...]:
     return ALWAYS + tuple(url.rstrip("/") for url in state.tools.values() if url and url != "/")
 
 
-def is_tool_request(prefixes) -> bool:
-    path = request.path
-    if any(path == p or path.startswith(p + "/") for p in prefixes):
+def is_tool_request(slashed: tuple[str, ...]) -> bool:
+    """The path is one of the prefixes or under one (``slashed``: each prefix + "/"), or a
+    tool's blueprint answers. Runs on every response of the app: one ``startswith``."""
+    current = request._get_current_object()
+    if (current.path + "/").startswith(slashed):
         return True
-    return (request.blueprint or "").partition(".")[0] in TOOL_BLUEPRINTS
+    return (current.blueprint or "").partition(".")[0] in TOOL_BLUEPRINTS
 
 
 def init_app(app, state) -> None:
     """After the tools are attached: every response of theirs gets ``HEADERS``."""
-    prefixes = tool_prefixes(state)
+    prefixes = tuple(p + "/" for p in tool_prefixes(state))
 
     def secure_tool_page(response):
         if is_tool_request(prefixes):

@@ -126,6 +126,8 @@ def run_label(value) -> str | None:
 
 
 def _refuse_oversized_body():
+    if not request.environ.get("CONTENT_LENGTH"):
+        return  # no declared length (every GET): nothing to refuse before a view reads it
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413, description=f"The request body is larger than {limit} bytes.")

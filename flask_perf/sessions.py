@@ -93,6 +93,11 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(super().get_cookie_secure(app) or app.config.get("PERF_COOKIE_SECURE")
                     or (has_request_context() and request.is_secure))
 
+    def save_session(self, app, session, response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # Flask would set, delete and vary nothing; it computes every cookie flag first
+        super().save_session(app, session, response)
+
 
 def init_app(app) -> None:
     """Cookie flags (once per app; both tools call this)."""

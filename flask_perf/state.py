@@ -34,7 +34,10 @@ class PerfState:
         self.tools: dict[str, str | None] = {}
         self.writers: dict = {}
         self.backfills: dict = {}  # store name → the roll-up of its older rows (stores/backfill.py)
-        self.records_queries = self.query_locations = False
+        self.records_queries = self.query_locations = False  # sql/recording.py reads these four
+        self.collects_queries = False  # every statement of a request kept (toolbar, N+1 check)
+        self.slow_query_s: float | None = None  # the slow-query log's threshold, if it is on
+        self.slow_query_sink = None  # called with each slow statement of a request (slow_queries.py)
         self.route_hooks: list = []  # called with each endpoint registered after init_app
         self.extra_stores: list = []  # the app's own stores (status and retention read them)
         self.report_sections: list = []  # callables app -> list of lines for `flask perf report`

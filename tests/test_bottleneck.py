@@ -92,6 +92,7 @@ def test_slow_query_log_and_toolbar_show_the_verdict(dev_app, caplog):
     with caplog.at_level(logging.WARNING, logger="flask_perf.slow_queries"):
         page = client.get("/my_class?student_id=4",
                           environ_base={"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": "text/html"})
+        flush_monitoring(dev_app)  # the writer thread EXPLAINs and logs
     assert any("plan: student_identifier: FULL SCAN" in r.getMessage() for r in caplog.records)
     html = page.get_data(as_text=True)
     assert 'class="flask-perf-verdict full-scan"' in html and "CREATE INDEX ix_hint_" in html
@@ -113,8 +114,10 @@ def test_n_plus_one_detector(dev_app, tmp_path, caplog):
         assert client.get("/eager").status_code == 200
         assert client.get("/roster?class_id=1").status_code == 200
         assert client.get("/my_class?student_id=1").status_code == 200
+        flush_monitoring(dev_app)  # findings are made and logged by the writer thread
         assert not [r for r in caplog.records if r.name == "flask_perf.nplusone"]
         assert client.get("/lazy").status_code == 200
+        flush_monitoring(dev_app)
     messages = [r.getMessage() for r in caplog.records if r.name == "flask_perf.nplusone"]
     assert len(messages) == 1 and messages[0].startswith("N+1 on lazy: 8 × SELECT classes.id")
     flush_monitoring(dev_app)

@@ -39,6 +39,7 @@ def test_stacks_per_second_is_a_token_bucket(monkeypatch):
     from flask_perf.dashboard import sampling
 
     monkeypatch.setitem(sampling._state, "per_second", 2.0)
+    monkeypatch.setitem(sampling._state, "burst", 2.0)
     monkeypatch.setitem(sampling._state, "tokens", 2.0)
     monkeypatch.setitem(sampling._state, "stamp", 100.0)
     burst = [sampling._take_token(100.0) for _ in range(4)]
@@ -46,6 +47,9 @@ def test_stacks_per_second_is_a_token_bucket(monkeypatch):
     assert sampling._take_token(100.3) is False  # 0.6 of a token back
     assert sampling._take_token(100.5) is True  # 1.0: one more
     assert [sampling._take_token(110.0) for _ in range(3)] == [True, True, False]  # capped at 2
+    monkeypatch.setitem(sampling._state, "burst", 5.0)  # a larger bucket, the same rate
+    assert [sampling._take_token(120.0) for _ in range(6)] == [True] * 5 + [False]
+    assert sampling._take_token(120.4) is False and sampling._take_token(120.5) is True
     monkeypatch.setitem(sampling._state, "per_second", 0.0)
     assert all(sampling._take_token(110.0) for _ in range(100))  # 0: no cap
 

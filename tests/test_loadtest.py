@@ -5,9 +5,12 @@ bookshop that has no locustfile (``tests/apps/loadtest_app.py``, the default sce
 """
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 import types
+from datetime import datetime, timedelta, timezone
 
 import click
 import pytest
@@ -18,6 +21,8 @@ from flask_perf.loadtest.app_import import current_app_import
 from flask_perf.loadtest.locustfiles import declared_scenarios
 from flask_perf.loadtest.results import dashboard_count
 from flask_perf.loadtest.routes import default_paths
+from flask_perf.stores.pruner import MARKER
+from benchmarks.history_store import default_urls, grow
 from tests.support import ROOT, run_flask, venv_bin
 
 pytestmark = pytest.mark.server
@@ -29,6 +34,10 @@ def instance(tmp_path_factory):
     seeded = run_flask(path, "testing", "seed", "--students", "300", "--classes", "30",
                        "--per-student", "3")
     assert seeded.returncode == 0, seeded.stderr
+    # Months-old history, and a pruning just done: the server's own pruner is not due, so
+    # only the end of a run can remove these (test_the_end_of_a_run_prunes_old_history).
+    grow(default_urls(str(path)), requests=300, days=60, now=datetime.now(timezone.utc) - timedelta(days=40))
+    (path / MARKER).touch()
     return path
 
 
@@ -67,6 +76,20 @@ def test_short_run_records_every_request(instance):
     assert "requests" in result.stdout and "req/s" in result.stdout  # progress lines
     listing = run_flask(instance, "testing", "perf", "loadtest", "list")
     assert listing.returncode == 0 and summary["run_id"].removeprefix("loadtest-") in listing.stdout
+
+
+def test_the_end_of_a_run_prunes_old_history(instance):
+    if not existing(instance):  # run alone: one short run of its own
+        result = run_flask(instance, "testing", "perf", "loadtest", "--profile", "testing", "--users", "2",
+                           "--duration", "5s", "--max-requests", "20")
+        assert result.returncode == 0, result.stdout + result.stderr
+    month_ago = (datetime.now(timezone.utc) - timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
+    with sqlite3.connect(instance / "dashboard.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM Request WHERE time_requested < ?", (month_ago,)).fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM Request").fetchone()[0] > 0  # the runs' requests stay
+    with sqlite3.connect(instance / "profiler.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM measurements WHERE started_at < ?",
+                            (time.time() - 30 * 86400,)).fetchone() == (0,)
 
 
 def test_master_worker_mode_merges_stats(instance):

@@ -12,12 +12,14 @@ import os
 import re
 import sqlite3
 import subprocess
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from benchmarks.history_store import default_urls, grow
 from flask_perf.report import runs
 from flask_perf.report.recorded_session import RecordedSession
+from flask_perf.stores.pruner import MARKER
 from tests.support import ROOT
 
 pytest_plugins = ["pytester"]
@@ -214,6 +216,19 @@ def test_bad_input_is_a_usage_error(suite, args, env, message):
     result = suite(*args, inprocess=True, **env)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in output(result) and "Traceback" not in output(result)
+
+
+def test_the_end_of_a_recorded_run_prunes_old_history(suite, pytester, make_app):
+    store = pytester.path / "store"
+    make_app("testing", PERF_STORE_DIR=str(store), PERF_PRUNE_INTERVAL_S=0)  # the stores, as a run leaves them
+    grow(default_urls(str(store)), requests=200, days=60, now=datetime.now(timezone.utc) - timedelta(days=40))
+    (store / MARKER).touch()  # pruned just now: the apps' own pruners are not due
+    result = suite("-k", "ping", PERF_PYTEST="1", FLASK_PERF_STORE_DIR=str(store))
+    assert result.ret == 0, output(result)
+    with sqlite3.connect(store / "dashboard.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM Request").fetchone() == (20,)  # this run's only
+    with sqlite3.connect(store / "profiler.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM measurements").fetchone() == (0,)
 
 
 def test_previous_run_is_the_newest_earlier_test_run():

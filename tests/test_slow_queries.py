@@ -51,10 +51,11 @@ def test_queries_under_the_threshold_are_not_logged(build, tmp_path, caplog):
     assert stored(tmp_path) == []
 
 
-@pytest.mark.parametrize("toolbar", [False, True])
-def test_the_recorder_without_the_toolbar_skips_the_stack_walk(make_app, tmp_path, toolbar):
-    """flask_perf's recorder walks the stack for the calling line only when the toolbar shows it,
-    and never needs Flask-SQLAlchemy's SQLALCHEMY_RECORD_QUERIES."""
+@pytest.mark.parametrize("toolbar, browser", [(False, True), (True, False), (True, True)])
+def test_the_recorder_without_the_toolbar_skips_the_stack_walk(make_app, tmp_path, toolbar, browser):
+    """flask_perf's recorder walks the stack for the calling line only when the toolbar shows it
+    (a browser's request; an API client never sees it), and never needs Flask-SQLAlchemy's
+    SQLALCHEMY_RECORD_QUERIES."""
     from flask import g
 
     from flask_perf.sql.recording import Query, recorded_queries
@@ -66,12 +67,13 @@ def test_the_recorder_without_the_toolbar_skips_the_stack_walk(make_app, tmp_pat
     seen = []
     app.after_request(lambda response: seen.extend(recorded_queries()) or response)
     with app.test_client() as client:
-        assert client.get("/roster?class_id=3").status_code == 200
+        accept = {"Accept": "text/html,*/*;q=0.8"} if browser else {}
+        assert client.get("/roster?class_id=3", headers=accept).status_code == 200
         assert "_sqlalchemy_queries" not in g  # Flask-SQLAlchemy's recorder stays off
     assert app.config["SQLALCHEMY_RECORD_QUERIES"] is False
     assert len(seen) == 2 and all(q.duration >= 0 for q in seen)
     assert any("student_identifier" in q.statement and list(q.parameters[0]) == [3] for q in seen)
-    if toolbar:
+    if toolbar and browser:
         assert all("webapp/school/" in q.location for q in seen)  # the line the panel shows
         assert all(isinstance(q, Query) for q in seen)
     else:

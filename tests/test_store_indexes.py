@@ -8,6 +8,7 @@ run, and each SELECT is EXPLAINed on the same store: no plan reads ``Request``,
 ``StackLine`` or ``measurements`` by a full table scan, on SQLite and MariaDB.
 """
 import re
+import time
 
 import pytest
 from sqlalchemy import event, inspect
@@ -135,3 +136,17 @@ def test_the_first_start_adds_the_indexes_to_an_older_store(make_app, tmp_path, 
             assert indexes.ensure_indexes(engine, specs) == []  # a second start creates nothing
         finally:
             engine.dispose()
+
+
+def test_a_big_table_gets_its_indexes_in_the_background(tmp_path):
+    urls = default_urls(str(tmp_path / "mon"))
+    grow(urls, requests=300, days=10)
+    engine = store_engine(urls["dashboard"])
+    try:
+        assert indexes.ensure_indexes(engine, indexes.DASHBOARD, background_rows=100, delay_s=0) == []
+        deadline = time.monotonic() + 30
+        while indexes._missing(engine, indexes.DASHBOARD) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not indexes._missing(engine, indexes.DASHBOARD)
+    finally:
+        engine.dispose()

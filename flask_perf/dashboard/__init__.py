@@ -61,7 +61,7 @@ from flask_perf.patching import apply as apply_patches
 from flask_perf.redaction import (redact_environ, redact_items, redact_url,
                                          sensitive_names)
 from flask_perf.state import is_tool_endpoint
-from flask_perf.stores.engines import redacted_url, store_url
+from flask_perf.stores.engines import redacted_url, store_engine, store_url
 
 logger = logging.getLogger("flask_perf")
 URL_PREFIX = "/dashboard"
@@ -78,6 +78,7 @@ def init_app(app) -> None:
     url = store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db")
     cfg = fmd.config
     cfg.database_name = url
+    store_engine(url, pooled=False).connect().close()  # WAL, incremental vacuum: before FMD's import makes tables
     cfg.version = app.config["PERF_VERSION"]
     cfg.monitor_level = int(app.config["PERF_DASHBOARD_LEVEL"])
     cfg.sampling_period = float(app.config["PERF_DASHBOARD_SAMPLING_PERIOD_MS"]) / 1000

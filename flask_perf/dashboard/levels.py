@@ -11,7 +11,8 @@ requests afterwards followed the new level). Here:
   other tool's wrapper in it, stays as it is;
 - the store is the truth: each worker compares its levels with the Endpoint table at
   most once per PERF_DASHBOARD_LEVEL_SYNC_S (default 1 s; a monotonic-clock check on
-  the request path, one small query when due, never blocking another request) and
+  the request path, one small query on a kept connection when due, never blocking
+  another request) and
   re-decorates what changed, so a change made through any worker reaches all of
   them within about a second;
 - ``set_rule`` is ours: the name must be a measured endpoint and the level 0-3 (400
@@ -23,6 +24,7 @@ requests afterwards followed the new level). Here:
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 
@@ -31,6 +33,7 @@ from sqlalchemy import select, update
 
 from flask_perf import logins
 from flask_perf.dashboard.decorate import fmd_wrapper
+from flask_perf.stores.engines import store_engine
 from flask_perf.stores.writer import Throttle
 
 logger = logging.getLogger("flask_perf")
@@ -46,6 +49,8 @@ class Levels:
         self.bare: dict = {}  # endpoint name -> the view FMD wraps
         self.levels: dict[str, int] = {}  # endpoint name -> level applied in this process
         self.next_check = 0.0
+        self.store_url = None  # this app's dashboard store (FMD's config names the last app bound)
+        self._reader = (None, None)  # (pid, engine): a pooled reader, FMD's opens a connection per use
         self._sync_lock = threading.Lock()
         self._errors = Throttle()
 
@@ -80,10 +85,14 @@ class Levels:
 
     def sync(self) -> None:
         """Re-decorate every endpoint whose stored level differs from the one applied here."""
-        from flask_monitoringdashboard.database import DBSession, Endpoint
+        from flask_monitoringdashboard.database import Endpoint
 
-        with DBSession() as session:
-            stored = dict(session.execute(select(Endpoint.name, Endpoint.monitor_level)).all())
+        pid, engine = self._reader
+        if pid != os.getpid():  # not a connection of the parent's pool in a forked worker
+            engine = store_engine(self.store_url, immediate=False)
+            self._reader = (os.getpid(), engine)
+        with engine.connect() as conn:
+            stored = dict(conn.execute(select(Endpoint.name, Endpoint.monitor_level)).all())
         for name, level in stored.items():
             if name in self.wrappers and self.levels.get(name) != level:
                 self.apply(name, level)
@@ -137,8 +146,11 @@ def init_app(app) -> Levels:
     from flask_monitoringdashboard.core.rules import get_rules
     from flask_monitoringdashboard.database import DBSession, Endpoint
 
+    import flask_monitoringdashboard as fmd
+
     state = app.extensions["flask_perf"]
     levels = state.levels = Levels(app)
+    levels.store_url = fmd.config.database_name
     for name in dict.fromkeys(rule.endpoint for rule in get_rules()):
         levels.adopt(name)
     with DBSession() as session:

@@ -5,15 +5,15 @@ app re-applies it without wrapping twice), ``ENDPOINTS`` after it, on the app's 
 views by endpoint name. Each row's guard is the FMD code that must still look the
 name up, so a release that renames it stops the app at start (patching.py) instead
 of bringing back what the row fixes: its store engine, rows lost by its
-``session_scope``, a thread per request, unbounded level-3 stacks, secrets in outlier
-records, telemetry to GitHub, admin/admin, anonymous pruning, pages that read every
-request (``ROLLUP_READS``: their data from the rollups instead). FMD's settings
+``session_scope``, a thread and ~87 µs per level-1 request, unbounded level-3 stacks,
+secrets in outlier records, telemetry to GitHub, admin/admin, anonymous pruning, pages
+that read every request (``ROLLUP_READS``: their data from the rollups instead). FMD's settings
 (``fmd.config``: database_name, version, monitor_level, group_by ...) are its
 configuration, set in __init__.py, not patches.
 """
 from flask_perf import dashboard
-from flask_perf.dashboard import (assets, levels, login, overview, sampling, store, versions,
-                                  writer)
+from flask_perf.dashboard import (assets, level1, levels, load, login, overview, sampling,
+                                  store, versions, writer)
 from flask_perf.patching import VIEWS, Patch, once
 
 UPSTREAM = ("Flask-MonitoringDashboard", "5.1.0")
@@ -47,7 +47,7 @@ def _read(module: str, name: str, replacement, view: str) -> Patch:
                  guard=(f"{FMD}.views.{module}.{view}", name))
 
 
-# The heavy pages' data from the rollups (overview.py, versions.py); counts from the summary.
+# The heavy pages' data from the rollups (overview.py, versions.py, load.py).
 ROLLUP_READS = (
     _read("endpoint", "get_endpoint_overview", overview.get_endpoint_overview, "get_overview"),
     _read("endpoint", "get_api_performance", overview.get_api_performance, "api_performance"),
@@ -58,6 +58,13 @@ ROLLUP_READS = (
     _read("version", "get_versions", versions.get_versions, "versions"),  # newest shown by default
     _read("version", "get_multi_version_data", versions.get_multi_version_data, "multi_version"),
     _read("version", "get_version_user_data", versions.get_version_user_data, "version_user"),
+    _read("endpoint", "get_endpoints", load.get_endpoints, "endpoints"),
+    _read("request", "get_hourly_load", load.get_hourly_load, "hourly_load"),
+    _read("request", "get_num_requests_data", load.get_num_requests_data, "num_requests"),
+    Patch(f"{CORE}.cache", "get_endpoints_hits", overview.cached_hits, UPSTREAM,
+          guard=(f"{CORE}.cache.init_cache", "get_endpoints_hits")),
+    Patch(f"{CORE}.cache", "get_endpoint_averages", overview.cached_averages, UPSTREAM,
+          guard=(f"{CORE}.cache.init_cache", "get_endpoint_averages")),
     Patch(f"{CORE}.utils", "count_requests", overview.count_requests, UPSTREAM,
           guard=(f"{CORE}.utils.get_endpoint_details", "count_requests")),
     Patch(f"{CORE}.utils", "count_total_requests", overview.count_total_requests, UPSTREAM,
@@ -75,8 +82,9 @@ MODULES = (
     _session_scope(f"{PROFILERS}.performance_profiler",
                    f"{PROFILERS}.performance_profiler.PerformanceProfiler.run"),
     _session_scope(f"{PROFILERS}.stacktrace_profiler", f"{STACKS}._on_thread_stopped"),
-    Patch(f"{CORE}.measurement", "start_performance_thread", writer.queue_request, UPSTREAM,
-          guard=(f"{CORE}.measurement.add_wrapper1", "start_performance_thread")),
+    # Level 1: a timer and a queue append per request; the row is built by the writer (level1.py).
+    Patch(f"{CORE}.measurement", "add_wrapper1", level1.add_wrapper1, UPSTREAM,
+          guard=(f"{CORE}.measurement.add_decorator", "add_wrapper1")),
     Patch(f"{CORE}.cache", "flush_cache", writer.replacing_flush_cache, UPSTREAM, wraps=True,
           guard=((f"{FMD}.bind", "flush_cache"),
                  (f"{FMD}.controllers.endpoints.get_endpoint_overview", "flush_cache"))),

@@ -1,10 +1,12 @@
 """The dashboard store's rollups: FMD's requests per endpoint and version, by hour and by day.
 
 Tables (stores/rollups.py): ``fmd_rollup_hour`` (endpoint_id, version_requested),
-``fmd_rollup_day`` (… and group_by, FMD's "user": the load-test run here), each row a
-latency bucket and status class of one period; ``fmd_rollup_summary`` (endpoint_id,
-version_requested, group_by: count, first and last request), for the lists of
-versions and users. What reaches them:
+``fmd_rollup_day`` (… and group_by, FMD's "user": the load-test run here) and
+``fmd_rollup_month`` (endpoint_id alone, 30-day periods: every test run has its own
+version, so the per-endpoint totals of the overview would otherwise read as many rows
+as the day tier), each row a latency bucket and status class of one period;
+``fmd_rollup_summary`` (endpoint_id, version_requested, group_by: count, first and
+last request), for the lists of versions and users. What reaches them:
 - level-1 requests: the batch writer's ``on_batch`` (writer.py), in the insert's
   transaction;
 - the requests FMD still writes itself -- those whose view raised (its
@@ -12,13 +14,13 @@ versions and users. What reaches them:
   ``after_insert`` listener on its ``Request`` mapper, in the same flush; the
   writer's inserts are Core statements, which never fire it, so nothing counts twice;
 - older rows of a store written before rollups: the backfill (stores/backfill.py),
-  started by the first request. Reads PERF_ROLLUP_BACKFILL_CHUNK and
+  started with the writer's thread (the first request it stores). Reads PERF_ROLLUP_BACKFILL_CHUNK and
   PERF_ROLLUP_BACKFILL_PAUSE_S.
 """
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, event
 
 from flask_perf.stores.backfill import Backfill, pending
-from flask_perf.stores.rollups import (DAY, HOUR, Source, Tier, histogram_table, key,
+from flask_perf.stores.rollups import (DAY, HOUR, MONTH, Source, Tier, histogram_table, key,
                                        summary_table)
 
 metadata = MetaData()
@@ -29,8 +31,9 @@ REQUEST = Table("Request", MetaData(), Column("id", Integer, primary_key=True),
                 Column("endpoint_id", Integer), Column("duration", Float), Column("time_requested", DateTime),
                 Column("version_requested", String(100)), Column("group_by", String(100)),
                 Column("status_code", Integer))
-ENDPOINT = Table("Endpoint", REQUEST.metadata, Column("id", Integer, primary_key=True), Column("name", String(250)),
-                 Column("monitor_level", Integer), Column("last_requested", DateTime))
+ENDPOINT = Table("Endpoint", REQUEST.metadata, Column("id", Integer, primary_key=True),
+                 Column("name", String(250)), Column("monitor_level", Integer),
+                 Column("last_requested", DateTime))
 
 
 def _dims(*names):
@@ -40,10 +43,11 @@ def _dims(*names):
 
 HOURLY = histogram_table(metadata, "fmd_rollup_hour", _dims("endpoint_id", "version_requested"))
 DAILY = histogram_table(metadata, "fmd_rollup_day", _dims("endpoint_id", "version_requested", "group_by"))
+MONTHLY = histogram_table(metadata, "fmd_rollup_month", _dims("endpoint_id"))  # 30-day periods
 SUMMARY = summary_table(metadata, "fmd_rollup_summary", _dims("endpoint_id", "version_requested", "group_by"))
 SOURCE = Source("dashboard", REQUEST, time="time_requested", duration="duration",
                 status="status_code", ms_per_unit=1.0, metadata=metadata,
-                tiers=(Tier(HOURLY, HOUR), Tier(DAILY, DAY), Tier(SUMMARY, None)))
+                tiers=(Tier(HOURLY, HOUR), Tier(DAILY, DAY), Tier(MONTHLY, MONTH), Tier(SUMMARY, None)))
 FIELDS = ("endpoint_id", "version_requested", "group_by", "time_requested", "duration", "status_code")
 
 
@@ -52,16 +56,17 @@ def _rolled_up_insert(_mapper, connection, target) -> None:
     SOURCE(connection, [{name: getattr(target, name, None) for name in FIELDS}])
 
 
-def install(app, url: str, engine) -> None:
+def install(app, url: str, writer) -> None:
     """Create the tables (and the backfill marker) in the store at ``url``; listen to FMD's
-    own inserts (once per process); roll up the store's history from the first request."""
+    own inserts (once per process); roll up the store's history when the writer starts
+    (with the first request it stores: nothing to check per request)."""
     from flask_monitoringdashboard.database import Request
 
-    SOURCE.create_schema(engine)
+    SOURCE.create_schema(writer.engine)
     if not event.contains(Request, "after_insert", _rolled_up_insert):
         event.listen(Request, "after_insert", _rolled_up_insert)
     backfill = Backfill(url, SOURCE, int(app.config["PERF_ROLLUP_BACKFILL_CHUNK"]),
                         float(app.config["PERF_ROLLUP_BACKFILL_PAUSE_S"]))
-    backfill.done = not pending(engine, SOURCE)  # the usual case: no thread at all
-    app.before_request(backfill.ensure_started)
+    backfill.done = not pending(writer.engine, SOURCE)  # the usual case: no thread at all
+    writer.when_started(backfill.ensure_started)
     app.extensions["flask_perf"].backfills["dashboard"] = backfill

@@ -7,19 +7,23 @@ behind, the threads pile up, and what is still queued at shutdown is lost: a
 call-stack profile only while fewer than PERF_DASHBOARD_STACKS_IN_FLIGHT (default 4)
 profiled requests per process are running or waiting for their write, only
 every PERF_DASHBOARD_STACK_SAMPLE_EVERY-th request (default 1), and at most
-PERF_DASHBOARD_STACKS_PER_SECOND per process (default 10; 0 = no cap; a token bucket,
-so a developer clicking through pages gets every request profiled, while a load
-test gets a steady sample instead of paying ~2 ms of sampling and writing for
-each request). All the others take the level-1 path: their Request row is queued
-like any other, so counts stay exact.
+PERF_DASHBOARD_STACKS_PER_SECOND per process (default 2; 0 = no cap) after a burst of
+PERF_DASHBOARD_STACKS_BURST (default 10): a token bucket, so a developer clicking
+through pages gets every request profiled, while a load test gets a steady sample.
+A profiled request costs its process ~15-25 ms of CPU in FMD's threads (sampling,
+then a query and an insert per stack line): at 10 per second and worker that was a
+quarter of a development server's throughput under load (benchmarks/overhead.py). All the others take the level-1 path (level1.py: a timer and a
+queue append), so counts stay exact.
 """
 import functools
 import itertools
 import threading
 import time
 
+from flask_perf.dashboard.level1 import level1_wrapper
+
 _state = {"in_flight": 0, "limit": 4, "every": 1, "counter": itertools.count(),
-          "per_second": 10.0, "tokens": 10.0, "stamp": 0.0}
+          "per_second": 2.0, "burst": 10.0, "tokens": 10.0, "stamp": 0.0}
 _lock = threading.Lock()
 
 
@@ -34,11 +38,12 @@ def _take_slot() -> bool:
 
 
 def _take_token(now: float) -> bool:
-    """The per-second cap: a bucket of ``per_second`` tokens, refilled continuously."""
+    """The per-second cap: a bucket of ``burst`` tokens (at least ``per_second``), refilled
+    at ``per_second``."""
     rate = _state["per_second"]
     if not rate:
         return True
-    tokens = min(rate, _state["tokens"] + (now - _state["stamp"]) * rate)
+    tokens = min(max(rate, _state["burst"]), _state["tokens"] + (now - _state["stamp"]) * rate)
     _state["stamp"] = now
     if tokens < 1:
         _state["tokens"] = tokens
@@ -58,17 +63,17 @@ def add_wrapper3(endpoint, fun):
     from flask_monitoringdashboard.core import measurement
     from flask_monitoringdashboard.core.profiler import start_profiler_and_outlier_thread
 
+    unprofiled = level1_wrapper(config.app, endpoint, fun)
+
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        profiled = _take_slot()
-        thread = start_profiler_and_outlier_thread(endpoint) if profiled else None
+        if not _take_slot():
+            return unprofiled(*args, **kwargs)
+        thread = start_profiler_and_outlier_thread(endpoint)
         start = time.time()
         result, status_code, e_collector, exception = measurement.evaluate(fun, args, kwargs)
         duration = time.time() - start
-        if thread is not None:
-            thread.stop(duration, status_code, e_collector)
-        else:
-            measurement.start_performance_thread(endpoint, duration, status_code, e_collector)
+        thread.stop(duration, status_code, e_collector)
         if exception is not None:
             raise exception
         return result
@@ -97,5 +102,6 @@ def install(app) -> None:
     """Read the budget from ``app.config``; patches.py puts ``add_wrapper3`` in place."""
     _state["limit"] = int(app.config.get("PERF_DASHBOARD_STACKS_IN_FLIGHT", 4))
     _state["every"] = max(1, int(app.config.get("PERF_DASHBOARD_STACK_SAMPLE_EVERY", 1)))
-    per_second = max(0.0, float(app.config.get("PERF_DASHBOARD_STACKS_PER_SECOND", 10)))
-    _state["per_second"] = _state["tokens"] = per_second
+    per_second = max(0.0, float(app.config.get("PERF_DASHBOARD_STACKS_PER_SECOND", 2)))
+    burst = max(per_second, float(app.config.get("PERF_DASHBOARD_STACKS_BURST", 10)))
+    _state["per_second"], _state["burst"], _state["tokens"] = per_second, burst, burst

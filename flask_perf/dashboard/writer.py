@@ -3,10 +3,10 @@
 Stock FMD starts one thread per request at level 1 and commits through a
 ``session_scope`` whose "retry" rolls back and silently loses the row when the
 store is locked. Here:
-- level 1 (production, testing): the Request row goes onto a BatchWriter queue
-  (no thread per request, batched inserts, retried while the store is down);
-  requests whose view raised a real error still take FMD's path, which also
-  stores the exception;
+- level 1 (production, testing): level1.py's wrapper queues what it timed on a
+  BatchWriter (no thread per request, batched inserts, retried while the store is
+  down); the writer thread builds the Request row (``level1.rows``), and stores a
+  request whose view raised a real error through FMD's code, with its exception;
 - its cache flush (each endpoint's last request time) is retried when MariaDB
   resolves a deadlock by rolling it back;
 - every other FMD write (level 3 call stacks, outliers, exceptions) goes through
@@ -23,9 +23,7 @@ import logging
 import threading
 import time
 
-from werkzeug.exceptions import HTTPException
-
-from flask_perf.dashboard import rollups
+from flask_perf.dashboard import level1, rollups
 from flask_perf.stores.engines import health_dir, store_engine
 from flask_perf.stores.writer import BatchWriter, Throttle, is_transient
 
@@ -77,26 +75,6 @@ def safe_session_scope():
         _state["dropped"].add(exc)
 
 
-def queue_request(endpoint, duration, status_code, e_collector) -> None:
-    """Level-1 recording: a Request row on the writer queue (FMD's thread for real errors)."""
-    import flask_monitoringdashboard as fmd
-    from flask_monitoringdashboard.core import profiler
-    from flask_monitoringdashboard.core.cache import update_duration_cache
-    from flask_monitoringdashboard.core.get_ip import get_ip
-    from flask_monitoringdashboard.core.group_by import get_group_by
-    from flask_monitoringdashboard.database import utc_now
-
-    error = e_collector.uncaught_exception
-    if e_collector.user_captured_exceptions or (error is not None and not isinstance(error, HTTPException)):
-        return profiler.start_performance_thread(endpoint, duration, status_code, e_collector)
-    update_duration_cache(endpoint_name=endpoint.name, duration=duration * 1000)
-    _state["writer"].put({
-        "endpoint_id": endpoint.id, "duration": duration * 1000, "ip": get_ip(),
-        "group_by": get_group_by(), "status_code": status_code,
-        "version_requested": fmd.config.version,
-        "time_requested": utc_now()})
-
-
 def flush_cache(attempts: int = 5) -> None:
     """FMD's ``flush_cache`` (each endpoint's last request time, written at exit and by
     its pages), retried when MariaDB picks it as a deadlock victim: workers flushing at
@@ -140,9 +118,10 @@ def install(app, url: str) -> BatchWriter:
     from flask_monitoringdashboard.database import Request
 
     writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app),
-                         on_batch=rollups.SOURCE)  # each batch rolled up in its transaction
+                         on_batch=rollups.SOURCE,  # each batch rolled up in its transaction
+                         prepare=level1.rows)  # what level1.py's wrapper queued -> Request rows
     _state["writer"], _state["engine"] = writer, store_engine(url, pooled=False)
-    rollups.install(app, url, writer.engine)
+    rollups.install(app, url, writer)
     app.extensions["flask_perf"].writers["dashboard"] = writer
     app.extensions["flask_perf"].dashboard_dropped = _state["dropped"]
     return writer

@@ -21,6 +21,7 @@ from flask_perf.loadtest.locustfiles import DEFAULT_SCENARIO
 from flask_perf.loadtest.results import LoadTestResult, recorded_counts, results_root
 from flask_perf.loadtest.routes import default_paths
 from flask_perf.loadtest.server import GunicornServer, free_port, server_env
+from flask_perf.stores import retention
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def run_load_test(app: Flask, options: LoadTestOptions) -> tuple[LoadTestResult,
     else:
         result.url, result.locust = _run_on_gunicorn(target, options, settings, directory)
         result.recorded = recorded_counts(app, run_id, options.profile)
+        retention.prune_quietly(app)  # the server is gone: its pruner never ran on its interval
     result.save(directory)
     return result, directory
 

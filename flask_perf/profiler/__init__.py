@@ -13,7 +13,7 @@ Works around, in flask-profiler 1.8.1:
   running scrypt on every API call (flask_perf/sessions.py);
 - every header (``Authorization``, ``Cookie``) and form field stored verbatim, and a
   non-UTF-8 body turning the user's request into a 500: our request wrapper
-  redacts and decodes leniently;
+  (capture.py) redacts and decodes leniently, in the store's writer thread;
 - ``GET db/deleteDatabase`` wiping everything: disabled (prune from the CLI);
 - headers, fields and bodies stored at any size: capped (flask_perf/limits.py), and
   its main.js putting them into HTML unescaped (stored XSS): escaped (assets.py);
@@ -22,87 +22,23 @@ Works around, in flask-profiler 1.8.1:
 Every attribute and view of flask-profiler replaced for these is a row of patches.py,
 checked against the installed release at start.
 """
-import functools
-import json
 import pathlib
 import re
-import time
 
 import flask_profiler
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 from flask_profiler import flask_profiler as fp
 
+from flask_perf.profiler import capture
 from flask_perf.profiler.store import BadCriteria, MeasurementNotFound
 from flask_perf import logins, origin, sessions
-from flask_perf.limits import Caps, truncated
 from flask_perf.logins import check_login
 from flask_perf.patching import apply as apply_patches
-from flask_perf.redaction import redact_items, redact_text, redact_value, sensitive_names
 from flask_perf.stores.engines import health_dir, store_url
 from flask_perf.config import ConfigError
 
 URL_PREFIX = "/flask-profile"
 STAR_IFRAME = re.compile(r"\s*<iframe[^>]*ghbtns\.com[^>]*>\s*</iframe>")
-
-
-def _wrap_endpoint(view):
-    """flask-profiler's wrapHttpEndpoint + measure, with redaction and a lenient body decode.
-
-    Stock, every request built a new wrapper (functools.wraps), matched the ignore
-    regexes and formatted two debug messages before the view ran; the ignore list
-    is applied here once per rule and the timing is taken inline."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        name = str(request.url_rule)
-        if _ignored(name):
-            return view(*args, **kwargs)
-        config = current_app.config
-        headers, fields = sensitive_names(config)
-        caps = Caps.of(config)  # every value below is attacker text of any size
-        context = caps.record({
-            "url": caps.text(request.base_url),
-            "args": caps.mapping(redact_items(request.args.items(), fields).items()),
-            "form": caps.mapping(redact_items(request.form.items(), fields).items()) if request.form else {},
-            "body": _body(fields, caps),
-            "headers": caps.mapping(redact_items(request.headers.items(), headers).items()),
-            "func": request.endpoint,
-            "ip": request.remote_addr,
-            "app_version": config["PERF_VERSION"],
-        }, ("headers", "args", "form", "body"))
-        stored_args, stored_kwargs = caps.tree(list(args)), caps.tree(redact_items(kwargs.items(), fields))
-        started = time.time()
-        try:
-            return view(*args, **kwargs)
-        finally:
-            ended = time.time()
-            fp.collection.insert({"name": name, "args": stored_args, "kwargs": stored_kwargs,
-                                  "method": request.method, "startedAt": started,
-                                  "endedAt": ended, "elapsed": round(ended - started, 6),
-                                  "context": context})
-    return wrapper
-
-
-@functools.lru_cache(maxsize=1024)
-def _ignored(rule: str) -> bool:
-    return fp.is_ignored(rule, fp.CONF)
-
-
-def _body(fields, caps: Caps) -> str:
-    """The body, decoded leniently, redacted at any depth, within PERF_MAX_BODY_CHARS."""
-    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
-        return ""  # no body (every GET): nothing to read or decode
-    if request.form or request.mimetype == "application/x-www-form-urlencoded":
-        return ""  # the form's fields are stored, redacted, under "form"
-    data = request.get_data(cache=True)
-    if request.is_json:
-        try:
-            parsed = request.get_json(silent=True)
-        except RecursionError:  # nested deeper than json can parse: kept as text
-            parsed = None
-        if parsed is not None:
-            return truncated(json.dumps(caps.tree(redact_value(parsed, fields))), caps.body_chars)
-    text = redact_text(data[:caps.body_chars].decode("utf-8", "replace"), fields)
-    return text if len(data) <= caps.body_chars else f"{text}…[truncated {len(data) - caps.body_chars} bytes]"
 
 
 def _verify_password(username, password):
@@ -154,13 +90,13 @@ def init_app(app) -> None:
         "endpointRoot": URL_PREFIX.strip("/"),
     }
     apply_patches(patches.MODULES, app)
-    _ignored.cache_clear()
+    capture._ignored.cache_clear()
     flask_profiler.init_app(app)
     state = app.extensions["flask_perf"]
     state.profiler_store = fp.collection
     state.writers["flask_profiler"] = fp.collection.writer
     state.backfills["flask_profiler"] = fp.collection.backfill  # an older store's rollups
-    app.before_request(fp.collection.backfill.ensure_started)
+    fp.collection.writer.when_started(fp.collection.backfill.ensure_started)  # not per request
     # One store per app, our index and main.js (stored values escaped: stored XSS), no deleteDatabase.
     apply_patches(patches.AFTER_INIT, app)
     origin.protect(app, "flask-profiler", require_header=True)  # its session marker is a cookie
@@ -173,4 +109,4 @@ def init_app(app) -> None:
 
 def _wrap_late_endpoint(app, name: str) -> None:
     """A view registered after init_app is wrapped as ``flask_profiler.init_app`` wraps the others."""
-    app.view_functions[name] = _wrap_endpoint(app.view_functions[name])
+    app.view_functions[name] = capture.wrap_endpoint(app.view_functions[name])

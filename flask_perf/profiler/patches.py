@@ -14,7 +14,7 @@ from werkzeug.local import LocalProxy
 
 from flask_perf import profiler
 from flask_perf.patching import VIEWS, Patch
-from flask_perf.profiler import assets
+from flask_perf.profiler import assets, capture
 
 UPSTREAM = ("flask-profiler", "1.8.1")
 FP = "flask_profiler.flask_profiler"
@@ -32,7 +32,7 @@ def _behind_login(view):
 
 
 MODULES = (
-    Patch(FP, "wrapHttpEndpoint", profiler._wrap_endpoint, UPSTREAM,
+    Patch(FP, "wrapHttpEndpoint", capture.wrap_endpoint, UPSTREAM,
           guard=(f"{FP}.wrapAppEndpoints", "wrapHttpEndpoint")),
     # What ``@auth.verify_password`` sets: our hashed login instead of its plain-text one.
     Patch(f"{FP}.auth", "verify_password_callback", profiler._verify_password, UPSTREAM,

@@ -1,9 +1,12 @@
 """flask-profiler's rollups, and its dashboard's aggregates read from them.
 
 Tables (stores/rollups.py): ``profiler_rollup_hour`` and ``profiler_rollup_day``, one
-row per (name, method, app_version, period, latency bucket); flask-profiler records
-no status, so the status class is 0. The store's BatchWriter rolls each batch up in
-its insert's transaction; an older store is rolled up by the backfill.
+row per (name, method, app_version, period, latency bucket), and for the page, which
+only counts, ``profiler_counts_hour`` and ``profiler_counts_day`` per (name, method,
+period) without buckets or versions (every test run is a version of its own: the
+histogram tiers hold a hundred times more rows). flask-profiler records no status, so
+the status class is 0. The store's BatchWriter rolls each batch up in its insert's
+transaction; an older store is rolled up by the backfill.
 
 The page asks for a summary per route, a timeseries and a method distribution over a
 date range (90 days took 26 s at 5M rows, counting per day in a Python loop). Here each
@@ -21,16 +24,25 @@ from flask_perf.stores.rollup_reads import spans
 from flask_perf.stores.rollups import DAY, HOUR, Source, Tier, histogram_table, key
 
 metadata = MetaData()
-_DIMS = lambda: [key("name", String(512)), key("method", String(16)),  # noqa: E731
-                 key("app_version", String(64))]
-HOURLY = histogram_table(metadata, "profiler_rollup_hour", _DIMS())
-DAILY = histogram_table(metadata, "profiler_rollup_day", _DIMS())
-TABLES = {HOUR: HOURLY, DAY: DAILY}
+
+
+def _dims(*names):
+    types = {"name": String(512), "method": String(16), "app_version": String(64)}
+    return [key(name, types[name]) for name in names]
+
+
+HOURLY = histogram_table(metadata, "profiler_rollup_hour", _dims("name", "method", "app_version"))
+DAILY = histogram_table(metadata, "profiler_rollup_day", _dims("name", "method", "app_version"))
+COUNTS_HOURLY = histogram_table(metadata, "profiler_counts_hour", _dims("name", "method"), buckets=False)
+COUNTS_DAILY = histogram_table(metadata, "profiler_counts_day", _dims("name", "method"), buckets=False)
+TABLES = {HOUR: COUNTS_HOURLY, DAY: COUNTS_DAILY}  # what the page reads
 
 
 def source(measurements) -> Source:
     return Source("flask_profiler", measurements, time="started_at", duration="elapsed", status=None,
-                  ms_per_unit=1000.0, metadata=metadata, tiers=(Tier(HOURLY, HOUR), Tier(DAILY, DAY)))
+                  ms_per_unit=1000.0, metadata=metadata,
+                  tiers=(Tier(HOURLY, HOUR), Tier(DAILY, DAY), Tier(COUNTS_HOURLY, HOUR),
+                         Tier(COUNTS_DAILY, DAY)))
 
 
 def _parts(raw, start: float, end: float, elapsed, keys: list[str], filters: dict,

@@ -14,10 +14,11 @@ Each batch is rolled up as it is inserted, and the page's summary, timeseries an
 method distribution are read from those rollups (rollups.py), not from every row.
 """
 import json
+import math
 import time
 
 from flask_profiler.storage.base import BaseStorage
-from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text, delete,
+from sqlalchemy import (Column, Double, Index, Integer, MetaData, String, Table, Text, delete,
                         func, select)
 
 from flask_perf.profiler import rollups
@@ -30,9 +31,10 @@ metadata = MetaData()
 measurements = Table(
     "measurements", metadata,
     Column("id", Integer, primary_key=True),
-    Column("started_at", Float, nullable=False),
-    Column("ended_at", Float, nullable=False),
-    Column("elapsed", Float, nullable=False),
+    # DOUBLE: MariaDB's FLOAT (4 bytes) rounded these epoch seconds to 2 minutes
+    Column("started_at", Double, nullable=False),
+    Column("ended_at", Double, nullable=False),
+    Column("elapsed", Double, nullable=False),
     Column("method", String(16), nullable=False),
     Column("name", String(512), nullable=False),
     Column("args", Text), Column("kwargs", Text), Column("context", Text),
@@ -45,6 +47,7 @@ ROW_SORT = {"startedAt": measurements.c.started_at, "endedAt": measurements.c.en
 SUMMARY_SORT = ("count", "method", "name", "minElapsed", "maxElapsed", "avgElapsed")
 ROLLUPS = rollups.source(measurements)
 MAX_INT = 2**63 - 1  # SQLite's and MariaDB's BIGINT
+MAX_TIME = 1e10  # seconds since the epoch: year 2286
 DEFAULT_MAX_ROWS = 1000
 
 
@@ -89,27 +92,38 @@ class ProfilerStore(BaseStorage):
         self.version = conf.get("app_version")
         self.max_rows = max(1, int(conf.get("max_rows") or DEFAULT_MAX_ROWS))
         self.writer = BatchWriter(self.engine, measurements, "flask_profiler",
-                                  health_dir=conf.get("health_dir"), on_batch=ROLLUPS)
+                                  health_dir=conf.get("health_dir"), on_batch=ROLLUPS, prepare=self._rows)
         ROLLUPS.create_schema(self.engine)
         self.backfill = Backfill(conf["db_url"], ROLLUPS, int(conf.get("backfill_chunk") or 50_000),
                                  float(conf.get("backfill_pause_s", 0.05)))
         self.backfill.done = not pending(self.engine, ROLLUPS)  # started by the first request
 
     def insert(self, measurement: dict) -> None:
-        self.writer.put({
+        self.writer.put(measurement)
+
+    def _rows(self, item) -> list[dict]:
+        """In the writer thread: the row of a measurement, or of a request captured by
+        capture.py's wrapper (its record is built here, off the request thread)."""
+        measurement = item if isinstance(item, dict) else item.measurement()
+        return [{
             "started_at": measurement["startedAt"], "ended_at": measurement["endedAt"],
             "elapsed": measurement["elapsed"], "method": measurement["method"],
             "name": measurement["name"][:512], "args": json.dumps(list(measurement["args"])),
             "kwargs": json.dumps(measurement["kwargs"], default=str),
             "context": json.dumps(measurement.get("context", {}), default=str),
-            "app_version": self.version})
+            "app_version": self.version}]
 
     @staticmethod
     def _range(criteria: dict):
-        """(startedAt, endedAt, elapsed or None, {method/name: value}) of the criteria."""
+        """(startedAt, endedAt, elapsed or None, {method/name: value}) of the criteria; times
+        clamped to [0, MAX_TIME], a NaN or an infinite ``elapsed`` is a bad criterion."""
         now = time.time()
-        return (_number(criteria, "startedAt", now - 7 * 86400), _number(criteria, "endedAt", now + 0.5),
-                _number(criteria, "elapsed", None), {k: criteria[k] for k in ("method", "name") if criteria.get(k)})
+        start, end = _number(criteria, "startedAt", now - 7 * 86400), _number(criteria, "endedAt", now + 0.5)
+        elapsed = _number(criteria, "elapsed", None)
+        if math.isnan(start) or math.isnan(end) or not math.isfinite(elapsed or 0.0):
+            raise BadCriteria("startedAt, endedAt and elapsed must be finite numbers")
+        return (min(max(start, 0.0), MAX_TIME), min(max(end, 0.0), MAX_TIME), elapsed,
+                {k: criteria[k] for k in ("method", "name") if criteria.get(k)})
 
     def _where(self, criteria: dict, stmt):
         start, end, elapsed, filters = self._range(criteria)
@@ -174,7 +188,7 @@ class ProfilerStore(BaseStorage):
         self.writer.flush()
         with self.engine.begin() as conn:
             conn.execute(delete(measurements))
-            for table in rollups.TABLES.values():  # everything, history included
+            for table in rollups.metadata.sorted_tables:  # everything, history included
                 conn.execute(delete(table))
         return True
 

@@ -1,21 +1,19 @@
 """What the report shows, read from the monitoring stores and result files.
 
-Latencies per version and endpoint come from the dashboard store's day rollups
-(dashboard/rollups.py): a few rows per endpoint, version and latency bucket instead of
-every request, whatever the store's size; percentiles within the histogram's 4 %.
-A store whose older rows are still being rolled up is completed first.
+Latencies per version and endpoint come from the dashboard store's rollups
+(latency.py), not from every request; ``EndpointStats`` holds either sorted
+durations (runs.py reads a few versions' raw rows) or a histogram.
 """
 import math
 import pstats
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy import column, func, select, table
 from werkzeug.exceptions import HTTPException
 
 from flask_perf.loadtest.results import load_runs
-from flask_perf.stores.backfill import Backfill, pending
-from flask_perf.stores.engines import sqlite_file_missing, store_engine, store_url
+from flask_perf.stores.engines import store_engine, store_url
 from flask_perf.stores.histogram import Histogram
 from flask_perf.wsgi_profiler import NAME, list_profiles, profile_dir
 from flask_perf.report.classify import Shares, StackRow, classify_profile, classify_stack
@@ -54,41 +52,16 @@ class EndpointStats:
         return self.errors / self.count if self.count else 0.0
 
 
-def dashboard_stats(app) -> dict[str, dict[str, EndpointStats]]:
-    """version → endpoint → stats, from the dashboard store's rollups."""
-    from flask_perf.dashboard.overview import as_datetime
-    from flask_perf.dashboard.rollups import ENDPOINT, SOURCE, SUMMARY
-    from flask_perf.stores.rollup_reads import cells, summary
+def dashboard_stats(app):
+    """version → endpoint → stats, from the dashboard store's rollups (latency.py)."""
+    from flask_perf.report.latency import dashboard_stats as rolled_up
 
-    url = store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db")
-    if sqlite_file_missing(url):
-        return {}
-    engine = store_engine(url, immediate=False)
-    try:
-        if "Request" not in inspect(engine).get_table_names():
-            return {}
-        SOURCE.create_schema(engine)  # in place already, unless no app of this version opened the store
-        if pending(engine, SOURCE):
-            Backfill(url, SOURCE, int(app.config.get("PERF_ROLLUP_BACKFILL_CHUNK", 50_000)), 0).run()
-        with engine.connect() as conn:
-            found = cells(conn, SOURCE, ("version_requested", "endpoint_id"))
-            last = summary(conn, SUMMARY, ("version_requested",))
-            names = dict(conn.execute(select(ENDPOINT.c.id, ENDPOINT.c.name)).all())
-    except Exception:  # no dashboard store (or no rollups in it) yet
-        return {}
-    finally:
-        engine.dispose()
-    result: dict[str, dict[str, EndpointStats]] = defaultdict(dict)
-    for (version, endpoint_id), cell in found.items():
-        if endpoint_id in names:
-            label = version or "?"
-            result[label][names[endpoint_id]] = EndpointStats(
-                names[endpoint_id], label, errors=cell.errors(range(5, 10)), histogram=cell.hist,
-                last_seen=str(as_datetime(last[(version,)][2])) if (version,) in last else "")
-    return dict(result)
+    return rolled_up(app)
 
 
-def versions_by_recency(stats: dict[str, dict[str, EndpointStats]]) -> list[str]:
+def versions_by_recency(stats) -> list[str]:
+    if hasattr(stats, "newest_first"):  # latency.RolledUpStats: without reading every version
+        return stats.newest_first()
     return sorted(stats, key=lambda v: max(s.last_seen for s in stats[v].values()), reverse=True)
 
 

@@ -12,6 +12,7 @@ import os
 from flask_perf.report.run_summary import RunSummary, summarize
 from flask_perf.sql.shapes import normalize
 from flask_perf.state import watch_states
+from flask_perf.stores import retention
 from flask_perf.stores.engines import store_url
 
 
@@ -22,6 +23,7 @@ class RecordedSession:
         self.dashboards: dict[str, None] = {}  # store URLs, in the order seen
         self.query_stores: dict[str, None] = {}
         self.verdicts: dict[str, str] = {}  # statement shape → plan text
+        self.retention: list = []  # every store the apps used, pruned at the end (retention.py)
         self.summary: RunSummary | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stop: list = []
@@ -43,6 +45,7 @@ class RecordedSession:
     def watch(self, state) -> None:
         """A new app attached flask_perf: note its writers and stores."""
         self.writers.append(state.writers)
+        self.retention += retention.targets(state.app)
         config = state.app.config
         if config.get("PERF_DASHBOARD_ENABLED"):
             self.dashboards[store_url(state.app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db")] = None
@@ -63,6 +66,7 @@ class RecordedSession:
         except Exception as exc:  # a broken store must not end the session with a traceback
             self.summary = RunSummary(self.label, [f"could not read the run's stores: "
                                                    f"{type(exc).__name__}: {exc}"], failed=True)
+        retention.prune_quietly(self.retention)  # test runs never live an interval long
         return self.summary
 
     def stop(self) -> None:

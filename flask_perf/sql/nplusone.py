@@ -1,9 +1,15 @@
 """N+1 and duplicate queries, per request, for JSON endpoints too.
 
-Reads PERF_N_PLUS_ONE_THRESHOLD (default 5: the same statement shape five times in one
-request). Findings go to the ``flask_perf.nplusone`` logger and into the
-``query_finding`` table of the slow-query store (endpoint, kind, shape, count), where
-``flask report`` reads them. Needs recorded queries, like the slow-query log.
+Reads PERF_N_PLUS_ONE_ENABLED (default on; off in the production profile, where the
+recorder keeps only slow statements) and PERF_N_PLUS_ONE_THRESHOLD (default 5: the same
+statement shape five times in one request). Findings go to the ``flask_perf.nplusone``
+logger and into the ``query_finding`` table of the slow-query store (endpoint, kind,
+shape, count), where ``flask report`` reads them. Needs the recorder to keep every
+statement of a request (``state.collects_queries``, set by FlaskPerf from these keys).
+
+``after_request`` only hands a request's statements to the writer thread when they
+could hold a repeat (``shapes.may_repeat``: two or more, and a statement seen twice or
+as many as the threshold); shapes, log lines and rows are made there (``_rows``).
 """
 import logging
 import time
@@ -12,7 +18,7 @@ from flask import current_app, request
 from sqlalchemy import Column, Float, Integer, String, Table, Text
 
 from flask_perf.sql.recording import recorded_queries
-from flask_perf.sql.shapes import repeats
+from flask_perf.sql.shapes import may_repeat, repeats
 from flask_perf.sql.slow_queries import metadata
 from flask_perf.stores.engines import health_dir, store_engine, store_url
 from flask_perf.stores.writer import BatchWriter
@@ -32,20 +38,34 @@ query_finding = Table(
 
 
 def _check_request(response):
-    found = repeats(recorded_queries(), int(current_app.config["PERF_N_PLUS_ONE_THRESHOLD"]))
-    writer = current_app.extensions["flask_perf"].writers["query_findings"]
-    for item in found:
-        logger.warning("%s on %s: %d × %s", item.kind.upper(), request.endpoint, item.count, item.shape)
-        writer.put({"recorded_at": time.time(), "endpoint": request.endpoint,
-                    "path": request.path[:512], "kind": item.kind, "shape": item.shape,
-                    "count": item.count, "app_version": current_app.config["PERF_VERSION"]})
+    queries = recorded_queries()
+    threshold = int(current_app.config["PERF_N_PLUS_ONE_THRESHOLD"])
+    if may_repeat(queries, threshold):
+        writer = current_app.extensions["flask_perf"].writers["query_findings"]
+        writer.put((queries, threshold, request.endpoint, request.path[:512], time.time()))
     return response
+
+
+def _rows(app):
+    """The writer thread's half (``prepare``): the findings of one request's statements."""
+    def rows(item) -> list[dict]:
+        queries, threshold, endpoint, path, recorded_at = item
+        found = []
+        for repeat in repeats(queries, threshold):
+            logger.warning("%s on %s: %d × %s", repeat.kind.upper(), endpoint, repeat.count, repeat.shape)
+            found.append({"recorded_at": recorded_at, "endpoint": endpoint, "path": path,
+                          "kind": repeat.kind, "shape": repeat.shape, "count": repeat.count,
+                          "app_version": app.config["PERF_VERSION"]})
+        return found
+    return rows
 
 
 def init_app(app) -> None:
     app.config.setdefault("PERF_N_PLUS_ONE_THRESHOLD", 5)
     engine = store_engine(store_url(app, "PERF_SLOW_QUERY_DATABASE_URL", "slow_queries.db"))
-    metadata.create_all(engine)
+    metadata.create_all(engine)  # `flask perf report` reads the table, also when the check is off
+    if not app.config.get("PERF_N_PLUS_ONE_ENABLED", True):
+        return
     app.extensions["flask_perf"].writers["query_findings"] = BatchWriter(
-        engine, query_finding, "query_findings", health_dir=health_dir(app))
+        engine, query_finding, "query_findings", health_dir=health_dir(app), prepare=_rows(app))
     app.after_request(_check_request)

@@ -1,7 +1,8 @@
 """Statement shapes: the same query with other parameters counts once.
 
 ``normalize`` folds whitespace, literals and IN-lists so that statements differing
-only in values share one shape; ``repeats`` finds, in one request's queries, shapes
+only in values share one shape; ``may_repeat`` rules out the usual request cheaply;
+``repeats`` finds, in one request's queries, shapes
 run N times or more (N+1) and identical statements with identical parameters run
 more than once (duplicates).
 """
@@ -33,10 +34,15 @@ class Repeat:
     count: int
 
 
+def may_repeat(queries, threshold: int) -> bool:
+    """False for the usual request (a few distinct statements): nothing to normalise."""
+    return len(queries) >= 2 and (len(queries) >= threshold or len({q.statement for q in queries}) < len(queries))
+
+
 def repeats(queries, threshold: int) -> list[Repeat]:
     """N+1 shapes (run >= threshold times) and duplicates (same statement and parameters)."""
-    if len(queries) < 2 or (len(queries) < threshold and len({q.statement for q in queries}) == len(queries)):
-        return []  # the usual request: a few distinct statements, nothing to normalise
+    if not may_repeat(queries, threshold):
+        return []
     shapes = Counter(normalize(q.statement) for q in queries)
     found = [Repeat("n+1", shape, n) for shape, n in shapes.items() if n >= threshold]
     exact = Counter((q.statement, repr(q.parameters)) for q in queries)

@@ -3,13 +3,15 @@
 When a source's rollup tables are first created in a store, ``start_marker`` records
 the highest raw id there is (``high_id``): the writers roll up every newer row as they
 insert it, the backfill every row up to it, so nothing is counted twice. ``Backfill``
-runs in a daemon thread per process, started by the first request (the app answers at
-once): chunks of PERF_ROLLUP_BACKFILL_CHUNK rows (default 50,000) are read and
-aggregated outside any write transaction, then written with the progress marker in one
-short transaction, PERF_ROLLUP_BACKFILL_PAUSE_S apart. Workers share the job through a
-lease on the progress row (one works, the others wait; a dead one's lease expires), and
-the marker only moves from the value a worker read, so a chunk is never applied twice.
-``progress_lines`` is what ``flask perf status`` shows.
+runs in a daemon thread per process, started with its store writer's thread (the first
+request stored; the app answers at once): chunks of PERF_ROLLUP_BACKFILL_CHUNK rows
+(default 50,000) are read and aggregated outside any write transaction, then written with
+the progress marker in one short transaction, PERF_ROLLUP_BACKFILL_PAUSE_S apart. Workers
+share the job through a lease on the progress row (one works, the others wait; a dead
+one's lease expires), and the marker only moves from the value a worker read, so a chunk
+is never applied twice; ``flask perf status`` shows the marker (status.py). The marker
+names the source's tier tables: when a release changes them, they are emptied and
+rebuilt the same way from the raw rows still kept.
 """
 import logging
 import os
@@ -17,7 +19,7 @@ import socket
 import threading
 import time
 
-from sqlalchemy import (BigInteger, Column, Double, MetaData, String, Table, func, inspect, insert,
+from sqlalchemy import (BigInteger, Column, Double, MetaData, String, Table, delete, func, insert,
                         or_, select, update)
 from sqlalchemy.exc import IntegrityError
 
@@ -34,23 +36,30 @@ progress = Table(
     Column("done_id", BigInteger, nullable=False), Column("rows_done", BigInteger, nullable=False),
     Column("started_at", Double, nullable=False), Column("finished_at", Double),
     Column("owner", String(128)), Column("lease_until", Double, nullable=False, default=0.0),
+    Column("layout", String(512), nullable=False, default=""),  # the tier tables, comma-separated
 )
 
 
 def start_marker(engine, source: Source) -> None:
-    """Record where the writers' rollups begin (once per store and source)."""
+    """Record where the writers' rollups begin (once per store and source). A source whose
+    tiers changed since (a release added one) has them all rebuilt from the raw rows."""
     metadata.create_all(engine)
-    raw_id = source.raw.c.id
+    raw_id, layout = source.raw.c.id, ",".join(tier.table.name for tier in source.tiers)
+    mine = progress.c.source == source.name
     try:
         with engine.begin() as conn:
-            if conn.execute(select(progress.c.source).where(progress.c.source == source.name)).first():
-                return
+            if (mark := conn.execute(select(progress.c.layout).where(mine)).first()) is not None:
+                if mark.layout == layout:
+                    return
+                for tier in source.tiers:
+                    conn.execute(delete(tier.table))
+                conn.execute(delete(progress).where(mine))
             high = conn.execute(select(func.max(raw_id))).scalar() or 0  # one index probe each
             low = conn.execute(select(func.min(raw_id))).scalar() or 0
             now = time.time()
             conn.execute(insert(progress).values(
                 source=source.name, low_id=low, high_id=high, done_id=max(0, low - 1) if high else 0,
-                rows_done=0, started_at=now, finished_at=None if high else now))
+                rows_done=0, started_at=now, finished_at=None if high else now, layout=layout))
     except IntegrityError:  # another worker recorded it first: its marker holds
         pass
 
@@ -102,7 +111,8 @@ class Backfill:
             return False
         raw = self.source.raw
         with reader.connect() as conn:
-            rows = conn.execute(select(*self.source.raw_columns()).where(raw.c.id > mark.done_id, raw.c.id <= mark.high_id)
+            rows = conn.execute(select(*self.source.raw_columns())
+                                .where(raw.c.id > mark.done_id, raw.c.id <= mark.high_id)
                                 .order_by(raw.c.id).limit(self.chunk)).mappings().all()
         last = rows[-1]["id"] if rows else mark.high_id
         cells = aggregate(self.source, rows)
@@ -127,24 +137,11 @@ class Backfill:
 
 
 def pending(engine, source: Source) -> bool:
-    with engine.connect() as conn:
-        mark = conn.execute(select(progress).where(progress.c.source == source.name)).first()
+    """Older rows of the store are not all rolled up yet (``engine``: also a Connection)."""
+    query = select(progress).where(progress.c.source == source.name)
+    if hasattr(engine, "in_transaction"):  # a Connection
+        mark = engine.execute(query).first()
+    else:
+        with engine.connect() as conn:
+            mark = conn.execute(query).first()
     return mark is not None and mark.done_id < mark.high_id
-
-
-def progress_lines(engine) -> list[str]:
-    """One line per source of the store: complete, or how far its backfill got."""
-    if "perf_rollup_backfill" not in inspect(engine).get_table_names():
-        return []
-    with engine.connect() as conn:
-        marks = conn.execute(select(progress).order_by(progress.c.source)).all()
-    lines = []
-    for mark in marks:
-        if mark.done_id >= mark.high_id:
-            lines.append(f"rollups of {mark.source}: complete ({mark.rows_done} older rows rolled up)")
-            continue
-        span = max(1, mark.high_id - mark.low_id + 1)
-        share = max(0, mark.done_id - mark.low_id + 1) / span
-        lines.append(f"rollups of {mark.source}: rolling up older rows, {share:.0%} "
-                     f"({mark.rows_done} of about {span} rows; ids up to {mark.high_id})")
-    return lines

@@ -17,7 +17,7 @@ from flask_perf.stores.pruning import SQLITE_DATETIME, Chunks
 
 def trim_stacks(chunks: Chunks, keep: int) -> int:
     """Delete the stack lines of profiled requests beyond the newest ``keep`` per
-    (endpoint, version); the number of requests whose stacks went."""
+    (endpoint, version); the stack lines deleted."""
     q = chunks.quote
     request, line = q("Request"), q("StackLine")
     crowded = chunks.select(  # one pass over StackLine's primary key

@@ -124,6 +124,8 @@ def _begin_immediate(conn) -> None:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # transactions are begun by _begin_immediate
     cursor = dbapi_connection.cursor()
+    if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file (setting it later waits
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # for the write lock): compaction.py
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")

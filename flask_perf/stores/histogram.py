@@ -1,7 +1,8 @@
 """Latency histograms: the buckets of the rollups, and percentiles read back from them.
 
-A duration (ms) falls in one of ``BUCKETS`` buckets: 0 below 0.05 ms, then geometric
-buckets with ratio 1.04 up to 10 minutes, the last one open-ended. A rollup row keeps
+A duration (ms) falls in one of ``BUCKETS`` (518) buckets: 0 below 1 µs, then geometric
+buckets with ratio 1.04 up to 10 minutes, the last one open-ended (a trivial view
+takes a few µs: FMD times the view function alone). A rollup row keeps
 count, sum, min and max per bucket, so a percentile is found by the cumulative counts
 and interpolated between its bucket's own min and max: never further from the exact
 value than the bucket is wide (4 %), exact for buckets holding one or two values.
@@ -9,7 +10,7 @@ Percentiles follow numpy's default (linear between closest ranks), as FMD's page
 """
 import math
 
-LOW_MS, HIGH_MS, RATIO = 0.05, 600_000.0, 1.04
+LOW_MS, HIGH_MS, RATIO = 0.001, 600_000.0, 1.04
 _LOG_RATIO = math.log(RATIO)
 BUCKETS = 2 + math.ceil(math.log(HIGH_MS / LOW_MS) / _LOG_RATIO)  # underflow, geometric, overflow
 

@@ -7,21 +7,27 @@ from ``Outlier`` and ``ExceptionOccurrence``; the stores had no planner statisti
 so SQLite walked ``Request`` through the wrong index (the 7-day median took 20.7 s at
 5M rows, 0.23 s with these). ``ensure_indexes(engine, specs)`` creates the missing ones
 by name (``IF NOT EXISTS``: a worker that lost the race changes nothing), with prefix
-lengths on MariaDB for TEXT and long VARCHAR columns, then ``analyze(engine)``:
-SQLite ``ANALYZE`` with an ``analysis_limit`` (a sample: milliseconds on millions of
-rows), MariaDB ``ANALYZE TABLE`` for tables that got an index. Each store calls it
-once at start, under the schema lock; retention calls ``analyze`` after each prune.
-Every index is in the lists below; tests/test_store_indexes.py EXPLAINs the pages'
-queries against them on SQLite and MariaDB.
+lengths on MariaDB for TEXT and long VARCHAR columns, then refreshes the planner's
+statistics (statistics.py). Each store calls it once at start, under the schema lock;
+a big table gets its missing indexes from a background thread, so an old store's
+first start answers at once. tests/test_store_indexes.py EXPLAINs the pages' queries
+against these indexes on SQLite and MariaDB.
 """
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import String, Text, inspect
+from sqlalchemy import String, Text, inspect, text
+
+from flask_perf.stores.engines import BUSY_TIMEOUT_MS
+from flask_perf.stores.statistics import analyze
 
 logger = logging.getLogger("flask_perf")
-ANALYSIS_LIMIT = 1000  # rows SQLite's ANALYZE samples per index
 MYSQL_PREFIX = 255  # characters of a TEXT / long VARCHAR column that MariaDB indexes
+BACKGROUND_ROWS = 300_000  # larger tables get their missing indexes after start (~2 s of building)
+BACKGROUND_DELAY_S = 15.0
+BUILD_WAIT_MS = 600_000  # a build waits this long for another process's build of the same index
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,8 @@ class IndexSpec:
 
 DASHBOARD = (  # Flask-MonitoringDashboard's tables (FMD's own two first, for stores made before 5.1)
     IndexSpec("ix_request_endpoint_duration", "Request", ("endpoint_id", "duration")),
-    IndexSpec("ix_request_time_endpoint", "Request", ("time_requested", "endpoint_id", "status_code", "duration")),
+    IndexSpec("ix_request_time_endpoint", "Request",
+              ("time_requested", "endpoint_id", "status_code", "duration")),
     # one endpoint's hourly load, its profiled requests newest first; retention's age window
     IndexSpec("ix_perf_request_endpoint_time", "Request", ("endpoint_id", "time_requested")),
     IndexSpec("ix_perf_request_endpoint_status", "Request", ("endpoint_id", "status_code")),  # its errors
@@ -45,7 +52,8 @@ DASHBOARD = (  # Flask-MonitoringDashboard's tables (FMD's own two first, for st
               ("endpoint_id", "version_requested", "time_requested", "duration")),
     IndexSpec("ix_perf_request_endpoint_group", "Request",
               ("endpoint_id", "group_by", "version_requested", "duration")),
-    IndexSpec("ix_perf_request_endpoint_ip", "Request", ("endpoint_id", "ip", "version_requested", "duration")),
+    IndexSpec("ix_perf_request_endpoint_ip", "Request",
+              ("endpoint_id", "ip", "version_requested", "duration")),
     IndexSpec("ix_perf_outlier_request", "Outlier", ("request_id",)),
     IndexSpec("ix_perf_exception_request", "ExceptionOccurrence", ("request_id",)),
 )  # StackLine's primary key (request_id, position) serves every lookup by request
@@ -62,30 +70,72 @@ SLOW_QUERIES = (
 )
 
 
-def ensure_indexes(engine, specs) -> list[str]:
+def ensure_indexes(engine, specs, background_rows: int = BACKGROUND_ROWS,
+                   delay_s: float = BACKGROUND_DELAY_S) -> list[str]:
     """Create the indexes of ``specs`` that ``engine``'s store lacks, then analyze; the names
-    created. Tables that do not exist are skipped. Never raises: an index is an optimisation,
-    and a store that is read-only or locked must not stop the app from starting."""
+    created. Tables that do not exist are skipped. On a table of more than
+    ``background_rows`` rows (a store grown by an older release: minutes for 5M requests)
+    they are built by a daemon thread ``delay_s`` after start: each holds the write lock
+    while it is built (writers queue their rows meanwhile), and the workers start first.
+    Never raises: an index is an optimisation, and a read-only or locked store must not
+    stop the app."""
     try:
-        inspector = inspect(engine)
-        tables = set(inspector.get_table_names())
-        existing = {(table, ix["name"].lower()) for table in {s.table for s in specs} & tables
-                    for ix in inspector.get_indexes(table) if ix["name"]}
-        created = []
-        with engine.connect() as conn:
-            for spec in specs:
-                if spec.table in tables and (spec.table, spec.name.lower()) not in existing:
-                    conn.exec_driver_sql(_create_sql(engine, inspector, spec))
-                    conn.commit()
-                    created.append(spec.name)
-        if created:
-            logger.info("flask_perf: created indexes %s on %s", ", ".join(created),
-                        engine.url.render_as_string(hide_password=True))
-        analyze(engine, {s.table for s in specs if s.name in created} if created else set())
+        missing = _missing(engine, specs)
+        if missing and max(_rows(engine, spec.table) for spec in missing) > background_rows:
+            threading.Thread(target=_create, args=(engine, missing, delay_s), name="flask-perf-indexes",
+                             daemon=True).start()
+            return []
+        if missing:
+            return _create(engine, missing)
+        analyze(engine, wait_ms=200)  # at start: skipped when a long write holds the lock
+        return []
+    except Exception:
+        logger.exception("flask_perf: could not create the monitoring store's indexes")
+        return []
+
+
+def _missing(engine, specs) -> list[IndexSpec]:
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
+    existing = {(table, ix["name"].lower()) for table in {s.table for s in specs} & tables
+                for ix in inspector.get_indexes(table) if ix["name"]}
+    return [s for s in specs if s.table in tables and (s.table, s.name.lower()) not in existing]
+
+
+def _rows(engine, table: str) -> int:
+    """About how many rows ``table`` has, without counting them."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            quoted = engine.dialect.identifier_preparer.quote(table)
+            return conn.exec_driver_sql(f"SELECT MAX(rowid) FROM {quoted}").scalar() or 0
+        return conn.execute(text("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                                 "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"), {"t": table}).scalar() or 0
+
+
+def _create(engine, missing: list[IndexSpec], delay_s: float = 0.0) -> list[str]:
+    time.sleep(delay_s)
+    sqlite = engine.dialect.name == "sqlite"
+    connection = engine.raw_connection()
+    try:
+        if sqlite:  # another process building the same index: wait for it, then nothing to do
+            connection.driver_connection.execute(f"PRAGMA busy_timeout={BUILD_WAIT_MS}")
+        inspector, created = inspect(engine), []
+        for spec in missing:  # autocommit (DDL commits on MariaDB): writers get turns in between
+            cursor = connection.cursor()
+            cursor.execute(_create_sql(engine, inspector, spec))
+            cursor.close()
+            created.append(spec.name)
+        logger.info("flask_perf: created indexes %s on %s", ", ".join(created),
+                    engine.url.render_as_string(hide_password=True))
+        analyze(engine, {s.table for s in missing})
         return created
     except Exception:
         logger.exception("flask_perf: could not create the monitoring store's indexes")
         return []
+    finally:
+        if sqlite:
+            connection.driver_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        connection.close()
 
 
 def _create_sql(engine, inspector, spec: IndexSpec) -> str:
@@ -102,15 +152,3 @@ def _long_text(column_type) -> bool:
     if isinstance(column_type, Text):
         return True
     return isinstance(column_type, String) and (column_type.length or 0) > MYSQL_PREFIX
-
-
-def analyze(engine, tables=()) -> None:
-    """Refresh the planner's statistics: SQLite samples every table; MariaDB ``tables``."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
-            conn.exec_driver_sql("ANALYZE")
-        elif tables:
-            quote = engine.dialect.identifier_preparer.quote
-            conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(quote(t) for t in sorted(tables))}").fetchall()
-        conn.commit()

@@ -1,8 +1,11 @@
 """The registry of stores: what ``flask perf status`` counts and what retention prunes.
 
 Each ``Store`` names its tool, the config key of its URL (else a SQLite file under
-PERF_STORE_DIR), the tables to count, and the (table, time column, child tables)
-that retention prunes. An app adds its own stores with ``PerfState.add_store``.
+PERF_STORE_DIR), the tables to count, the (table, time column, child tables) that
+retention prunes (the time column a datetime or epoch seconds, indexed: pruning reads
+it in order), and the extra steps retention runs on it (``maintenance``, see
+retention.py). Rollup tables are found by name and kept longer (retention.py). An app
+adds its own stores with ``PerfState.add_store``.
 """
 from dataclasses import dataclass
 
@@ -15,6 +18,7 @@ class Store:
     tables: tuple[str, ...]
     enabled_key: str | None = None  # the config key that attaches the tool (None: always on)
     prune: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    maintenance: tuple[str, ...] = ()  # "stack_sample", "orphan_endpoints"
 
     def enabled(self, app) -> bool:
         return self.enabled_key is None or bool(app.config.get(self.enabled_key))
@@ -23,7 +27,8 @@ class Store:
 BUILTIN = (
     Store("Flask-MonitoringDashboard", "PERF_DASHBOARD_DATABASE_URL", "dashboard.db",
           ("Request", "Endpoint", "Outlier", "StackLine"), "PERF_DASHBOARD_ENABLED",
-          (("Request", "time_requested", ("StackLine", "Outlier", "ExceptionOccurrence")),)),
+          (("Request", "time_requested", ("StackLine", "Outlier", "ExceptionOccurrence")),),
+          ("stack_sample", "orphan_endpoints")),
     Store("flask-profiler", "PERF_PROFILER_DATABASE_URL", "profiler.db", ("measurements",),
           "PERF_PROFILER_ENABLED", (("measurements", "started_at", ()),)),
     Store("slow-query log", "PERF_SLOW_QUERY_DATABASE_URL", "slow_queries.db",

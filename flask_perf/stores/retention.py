@@ -1,101 +1,137 @@
-"""Retention: monitoring data bounded by age and by row count, pruned by the app itself.
+"""Retention: raw rows kept for a window, rollups much longer; pruned without hurting the app.
 
-Reads PERF_RETENTION_DAYS (default 30), PERF_RETENTION_MAX_ROWS (per store's main
-table, default 1,000,000) and PERF_PRUNE_INTERVAL_S (default 3600; 0 leaves
-pruning to ``flask --app wsgi monitoring prune``). The oldest rows go first; the
-dashboard's dependent rows (call stacks, outliers, exceptions) go with their request.
-Nothing here is reachable over HTTP.
+Reads PERF_RETENTION_DAYS (raw rows: requests, stacks, measurements, slow queries;
+default 30), PERF_RETENTION_MAX_ROWS (per store's main table, default 1,000,000),
+PERF_ROLLUP_RETENTION_DAYS (rollup tables, by their ``period`` or ``last_at`` column;
+default 400), PERF_STACKS_PER_VERSION (call stacks kept per endpoint
+and version, default 200), PERF_PRUNE_CHUNK_ROWS (ids per delete transaction) and
+PERF_PRUNE_INTERVAL_S (default 3600; 0: only ``flask perf prune``).
+
+It runs in the background when a process records its first request and then every
+interval (at most once per interval per store dir, whichever process gets there; one
+at a time), after ``flask perf loadtest`` stopped its server, at the end of a pytest
+``--perf`` run, and on ``flask perf prune``. Each store: chunked deletes of old and
+surplus rows with their dependents (pruning.py), the stack sample and orphan endpoints
+(dashboard_retention.py), old rollup rows, then the freed pages go back to the disk
+(compaction.py) and the planner's statistics are refreshed (statistics.py). Rows a
+backfill has not rolled up yet stay. Nothing here is reachable over HTTP.
 """
 import logging
-import os
-import threading
-import time
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
+from flask_perf.stores import compaction, dashboard_retention, pruner, pruning, rollup_retention
 from flask_perf.stores.engines import sqlite_file_missing, store_engine, store_url
-from flask_perf.stores.registry import stores
+from flask_perf.stores.statistics import analyze
+from flask_perf.stores.pruner import Pruner
+from flask_perf.stores.registry import Store, stores
 
 logger = logging.getLogger("flask_perf")
 
 
-def _cutoff_id(conn, table: str, max_rows: int) -> int | None:
-    """Highest id to delete so that ``max_rows`` newest rows remain (None: nothing)."""
-    return conn.execute(text(f"SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET :n"),
-                        {"n": max_rows}).scalar()
+@dataclass(frozen=True)
+class Policy:
+    days: float = 30
+    max_rows: int = 1_000_000
+    rollup_days: float = 400
+    stacks_per_version: int = 200
+    chunk_rows: int = 500
+
+    @classmethod
+    def of(cls, config) -> "Policy":
+        return cls(float(config.get("PERF_RETENTION_DAYS", cls.days)),
+                   int(config.get("PERF_RETENTION_MAX_ROWS", cls.max_rows)),
+                   float(config.get("PERF_ROLLUP_RETENTION_DAYS", cls.rollup_days)),
+                   int(config.get("PERF_STACKS_PER_VERSION", cls.stacks_per_version)),
+                   max(1, int(config.get("PERF_PRUNE_CHUNK_ROWS", cls.chunk_rows))))
 
 
-def prune_store(url: str, table: str, time_column: str, children, days: float, max_rows: int) -> int:
-    engine = store_engine(url)
-    try:
-        if table not in inspect(engine).get_table_names():
-            return 0
-        cutoff = datetime.now(timezone.utc) - timedelta(days=days)
-        when = cutoff.replace(tzinfo=None) if table == "Request" else cutoff.timestamp()
-        quote = engine.dialect.identifier_preparer.quote  # "Request" on SQLite, `Request` on MariaDB
-        table, children = quote(table), [quote(child) for child in children]
-        with engine.begin() as conn:
-            old = f"SELECT id FROM {table} WHERE {time_column} < :when"
-            params = {"when": when}
-            if (last := _cutoff_id(conn, table, max_rows)) is not None:
-                old += " OR id <= :last"
-                params["last"] = last
-            ids = [row[0] for row in conn.execute(text(old), params)]
-            for start in range(0, len(ids), 5000):
-                chunk = {"ids": ids[start:start + 5000]}
-                for child in children:
-                    conn.execute(text(f"DELETE FROM {child} WHERE request_id IN :ids")
-                                 .bindparams(_expanding()), chunk)
-                conn.execute(text(f"DELETE FROM {table} WHERE id IN :ids").bindparams(_expanding()),
-                             chunk)
-        return len(ids)
-    finally:
-        engine.dispose()
+@dataclass(frozen=True)
+class Target:
+    """One store of one app, as retention needs it (no reference to the app)."""
+    store: Store
+    url: str
+    policy: Policy
+    store_dir: str
+    keep_endpoints: frozenset = frozenset()  # the app's views: FMD holds their ids
 
 
-def _expanding():
-    from sqlalchemy import bindparam
-    return bindparam("ids", expanding=True)
+def targets(app) -> list[Target]:
+    policy, keep = Policy.of(app.config), frozenset(app.view_functions)
+    return [Target(store, store_url(app, store.config_key, store.filename), policy,
+                   app.config["PERF_STORE_DIR"], keep) for store in stores(app)]
 
 
 def prune(app) -> dict[str, int]:
-    """Delete what is older or more than the configured bounds; rows deleted per table."""
-    days = float(app.config.get("PERF_RETENTION_DAYS", 30))
-    max_rows = int(app.config.get("PERF_RETENTION_MAX_ROWS", 1_000_000))
-    deleted = {}
-    for store in stores(app):
-        url = store_url(app, store.config_key, store.filename)
-        if sqlite_file_missing(url):
+    """Apply retention to every store of ``app`` now; rows deleted per table."""
+    return prune_targets(targets(app))
+
+
+def prune_targets(targets_, wait: bool = True) -> dict[str, int]:
+    """Prune each store once, one store dir at a time under its lock (``wait=False``:
+    skip a dir another process is pruning)."""
+    deleted: dict[str, int] = {}
+    for directory in dict.fromkeys(t.store_dir for t in targets_):
+        try:
+            with pruner.exclusive(directory, wait):
+                for target in {t.url: t for t in targets_ if t.store_dir == directory}.values():
+                    for table, count in prune_store(target).items():
+                        deleted[table] = deleted.get(table, 0) + count
+                pruner.touch(directory)
+        except BlockingIOError:
             continue
-        for table, column, children in store.prune:
-            deleted[table] = prune_store(url, table, column, children, days, max_rows)
     return deleted
 
 
-class Pruner:
-    """Prunes every PERF_PRUNE_INTERVAL_S in a daemon thread, one per process."""
+def vacuum_stores(app) -> list[tuple[str, int, int]]:
+    """``flask perf prune --vacuum``: each SQLite store of ``app`` rewritten once."""
+    return compaction.vacuum_files(dict.fromkeys(t.url for t in targets(app)))
 
-    def __init__(self, app):
-        self.app, self.interval = app, float(app.config.get("PERF_PRUNE_INTERVAL_S", 3600))
-        self._pid = None
 
-    def ensure_started(self) -> None:
-        if self.interval > 0 and self._pid != os.getpid():
-            self._pid = os.getpid()
-            threading.Thread(target=self._run, name="monitoring-pruner", daemon=True).start()
+def prune_quietly(app_or_targets, wait: bool = True) -> None:
+    """``prune`` for the end of a load test or test run, and the pruner: logs, never raises."""
+    try:
+        found = prune_targets(app_or_targets if isinstance(app_or_targets, list) else targets(app_or_targets),
+                              wait)
+        if any(found.values()):
+            logger.info("pruned monitoring data: %s", found)
+    except Exception:
+        logger.warning("pruning the monitoring stores failed", exc_info=True)
 
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)
-            try:
-                deleted = prune(self.app)
-                if any(deleted.values()):
-                    logger.info("pruned monitoring data: %s", deleted)
-            except Exception:
-                logger.exception("pruning the monitoring stores failed")
+
+def prune_store(target: Target) -> dict[str, int]:
+    if sqlite_file_missing(target.url):
+        return {}
+    policy, store = target.policy, target.store
+    chunks = pruning.Chunks(store_engine(target.url, immediate=False), store_engine(target.url),
+                            rows=policy.chunk_rows)
+    deleted: dict[str, int] = {}
+    try:
+        tables = set(inspect(chunks.reader).get_table_names())
+        for table, column, children in store.prune:
+            if table in tables:
+                kids = [child for child in children if child in tables]
+                deleted[table] = (pruning.older_than(chunks, table, column, kids, policy.days)
+                                  + pruning.beyond_newest(chunks, table, kids, policy.max_rows))
+        if "stack_sample" in store.maintenance and {"Request", "StackLine"} <= tables:
+            deleted["StackLine (beyond the sample)"] = dashboard_retention.trim_stacks(
+                chunks, policy.stacks_per_version)
+        if "orphan_endpoints" in store.maintenance and {"Request", "Endpoint"} <= tables:
+            deleted["Endpoint"] = dashboard_retention.drop_orphan_endpoints(chunks, policy.days,
+                                                                             target.keep_endpoints)
+        for table, column in rollup_retention.rollup_tiers(chunks.reader, tables):
+            deleted[table] = rollup_retention.older_than(chunks, table, column, policy.rollup_days)
+        analyze(chunks.writer)
+        compaction.compact(chunks.writer)
+        return deleted
+    finally:
+        chunks.reader.dispose()
+        chunks.writer.dispose()
 
 
 def init_app(app) -> None:
-    pruner = Pruner(app)
-    app.before_request(pruner.ensure_started)
+    """The pruner starts with the first writer thread of each process (no per-request check)."""
+    pruner_ = Pruner(app, prune_quietly)
+    for writer in app.extensions["flask_perf"].writers.values():
+        writer.when_started(pruner_.ensure_started)

@@ -1,10 +1,11 @@
 """Rollups: latency histograms per hour and per day, kept by the store writers.
 
 A ``Source`` is a raw table a page aggregates (the dashboard's ``Request``,
-flask-profiler's ``measurements``) with its tiers: hour and day histograms, one row per
-(group columns, period, latency bucket, status class) holding count, sum, min and max
-of the durations (histogram.py), and optionally a summary per group (count, first and
-last time) for lists of versions and users. A source is the ``on_batch`` hook of its
+flask-profiler's ``measurements``) with its tiers: histograms per hour and per day (and
+30 days), one row per (group columns, period, latency bucket, status class) holding
+count, sum, min and max of the durations (histogram.py) -- or, for pages that only
+count, the same without the bucket -- and optionally a summary per group (count, first
+and last time) for lists of versions and users. A source is the ``on_batch`` hook of its
 BatchWriter: ``source(conn, rows)`` aggregates the batch in Python and upserts each tier
 in one statement inside the insert's transaction (SQLite and PostgreSQL ``INSERT … ON
 CONFLICT DO UPDATE``, MariaDB/MySQL ``INSERT … ON DUPLICATE KEY UPDATE``), so rows and
@@ -21,16 +22,19 @@ from sqlalchemy import BigInteger, Column, Double, Index, Integer, MetaData, Sma
 from flask_perf.stores.histogram import bucket_of
 from flask_perf.stores.upsert import upsert_statement
 
-HOUR, DAY = 3600, 86400
+HOUR, DAY, MONTH = 3600, 86400, 30 * 86400  # MONTH: fixed 30-day periods from the epoch
 HISTOGRAM_MERGE = {"count": "sum", "total_ms": "sum", "min_ms": "min", "max_ms": "max"}
 SUMMARY_MERGE = {"count": "sum", "first_at": "min", "last_at": "max"}
 _OPTIONS = {"mysql_collate": "utf8mb4_bin", "sqlite_with_rowid": False}  # keys compared exactly
 
 
-def histogram_table(metadata: MetaData, name: str, dims: list[Column]) -> Table:
+def histogram_table(metadata: MetaData, name: str, dims: list[Column], buckets: bool = True) -> Table:
+    """Rows per (dims, period, latency bucket, status class); ``buckets=False``: totals only,
+    for pages that only count (far fewer rows)."""
     return Table(name, metadata, *dims,
                  Column("period", BigInteger, primary_key=True, autoincrement=False),  # epoch s
-                 Column("bucket", SmallInteger, primary_key=True, autoincrement=False),
+                 *([Column("bucket", SmallInteger, primary_key=True, autoincrement=False)]
+                   if buckets else []),
                  Column("status_class", SmallInteger, primary_key=True, autoincrement=False),
                  Column("count", BigInteger, nullable=False), Column("total_ms", Double, nullable=False),
                  Column("min_ms", Double, nullable=False), Column("max_ms", Double, nullable=False),
@@ -53,10 +57,12 @@ class Tier:
     table: Table
     period: int | None  # seconds; None: the summary
     dims: tuple[str, ...] = field(init=False)  # its group columns
+    buckets: bool = field(init=False)  # a histogram (else totals per period, or the summary)
 
     def __post_init__(self):
         skip = {"period", "bucket", "status_class"}
         self.dims = tuple(c.name for c in self.table.primary_key.columns if c.name not in skip)
+        self.buckets = "bucket" in self.table.c
 
 
 @dataclass(eq=False)
@@ -75,9 +81,6 @@ class Source:
         for tier in self.tiers:
             for dim in tier.dims:
                 self._empty[dim] = 0 if isinstance(tier.table.c[dim].type, Integer) else ""
-
-    def tier(self, period: int | None) -> Tier:
-        return next(t for t in self.tiers if t.period == period)
 
     def stored(self, dim: str, value):
         """How a group value is kept in the rollups (NULL as '' or 0)."""
@@ -116,12 +119,14 @@ def aggregate(source: Source, rows) -> dict[Tier, dict[tuple, list]]:
     cells = {tier: {} for tier in source.tiers}
     for row in rows:
         dims, when, ms, status = source.record(row)
+        bucket = bucket_of(ms)
         for tier, acc in cells.items():
             base = tuple(dims[d] for d in tier.dims)
             if tier.period is None:
                 value, cell_key = when, base
             else:
-                value, cell_key = ms, base + (int(when // tier.period * tier.period), bucket_of(ms), status)
+                value, period = ms, int(when // tier.period * tier.period)
+                cell_key = base + ((period, bucket, status) if tier.buckets else (period, status))
             cell = acc.get(cell_key)
             if cell is None:
                 acc[cell_key] = [1, value, value, value] if tier.period else [1, value, value]

@@ -13,7 +13,7 @@ from sqlalchemy import func, inspect, select, table
 
 from flask_perf.stores.engines import (health_dir, redacted_url, sqlite_file_missing, store_engine,
                                       store_url)
-from flask_perf.stores.backfill import progress_lines
+from flask_perf.stores.backfill import progress
 from flask_perf.stores.registry import stores
 from flask_perf.wsgi_profiler import list_profiles, profile_dir
 
@@ -32,14 +32,28 @@ def count_rows(url: str, names) -> dict[str, int | None]:
 
 
 def rollup_progress(url: str) -> list[str]:
-    """How far the roll-up of the store's older rows got (backfill.py); [] before rollups."""
+    """Per source of the store: its rollups complete, or how far the roll-up of its older
+    rows got (backfill.py); [] before rollups or for an unreadable store."""
     engine = store_engine(url, immediate=False)
     try:
-        return progress_lines(engine)
+        if progress.name not in inspect(engine).get_table_names():
+            return []
+        with engine.connect() as conn:
+            marks = conn.execute(select(progress).order_by(progress.c.source)).all()
     except Exception:  # an unreadable store is reported by its counts
         return []
     finally:
         engine.dispose()
+    lines = []
+    for mark in marks:
+        if mark.done_id >= mark.high_id:
+            lines.append(f"rollups of {mark.source}: complete ({mark.rows_done} older rows rolled up)")
+            continue
+        span = max(1, mark.high_id - mark.low_id + 1)
+        share = max(0, mark.done_id - mark.low_id + 1) / span
+        lines.append(f"rollups of {mark.source}: rolling up older rows, {share:.0%} "
+                     f"({mark.rows_done} of about {span} rows; ids up to {mark.high_id})")
+    return lines
 
 
 def writer_health(app) -> dict[str, dict]:
@@ -108,14 +122,20 @@ def init_command():
 @click.command("prune")
 @click.option("--days", type=click.FloatRange(min=0), help="Keep this many days (default: config).")
 @click.option("--max-rows", type=click.IntRange(min=0), help="Keep at most this many rows per store.")
+@click.option("--vacuum", is_flag=True, help="Then rewrite each SQLite store once (VACUUM): shrinks "
+              "a store created before incremental vacuum; its writers wait until it is done.")
 @with_appcontext
-def prune_command(days, max_rows):
+def prune_command(days, max_rows, vacuum):
     """Delete monitoring data older or beyond the retention bounds."""
-    from flask_perf.stores.retention import prune
+    from flask_perf.stores.pruner import lower_priority
+    from flask_perf.stores.retention import prune, vacuum_stores
 
+    lower_priority()  # the app serving from these stores comes first
     if days is not None:
         current_app.config["PERF_RETENTION_DAYS"] = days
     if max_rows is not None:
         current_app.config["PERF_RETENTION_MAX_ROWS"] = max_rows
     for name, count in prune(current_app).items():
         click.echo(f"{name:<14} {count} rows deleted")
+    for url, before, after in vacuum_stores(current_app) if vacuum else ():
+        click.echo(f"vacuumed {url}: {before / 1e6:.1f} → {after / 1e6:.1f} MB")

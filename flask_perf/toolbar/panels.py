@@ -13,7 +13,7 @@
 """
 import functools
 
-from flask import current_app
+from flask import current_app, g
 from flask_debugtoolbar.panels.profiler import ProfilerDebugPanel
 from flask_debugtoolbar.panels.config_vars import ConfigVarsDebugPanel
 from flask_debugtoolbar.panels.sqlalchemy import SQLAlchemyDebugPanel
@@ -23,7 +23,7 @@ from itsdangerous import URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
 from flask_perf.sql import explain as explainer
-from flask_perf.sql.recording import recorded_queries
+from flask_perf.sql.recording import LOCATIONS_FLAG, recorded_queries
 from flask_perf.stores.engines import redacted_url
 
 SENSITIVE = ("SECRET", "PASSWORD", "TOKEN", "CREDENTIAL")
@@ -75,6 +75,12 @@ class RedactedConfigPanel(ConfigVarsDebugPanel):
 class VerdictSQLAlchemyPanel(SQLAlchemyDebugPanel):
     """The SQL panel on flask_perf's recorder (sql/recording.py; it does not need
     SQLALCHEMY_RECORD_QUERIES), with each SELECT's EXPLAIN verdict and index hint."""
+
+    def process_request(self, request) -> None:
+        """The toolbar is shown for this request: the recorder notes each statement's line of
+        app code (a stack walk per statement, which API clients never see, so never pay)."""
+        super().process_request(request)
+        setattr(g, LOCATIONS_FLAG, True)
 
     @property
     def has_content(self) -> bool:
