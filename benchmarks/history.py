@@ -95,6 +95,8 @@ def first_start(directory: str, wait_s: float) -> dict:
             result = {"first_start_failed": f"{exc}: {failed}", "first_answer_s": server.first_answer_s()}
         deadline = time.perf_counter() + wait_s
         while time.perf_counter() < deadline:
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn stopped (exit {server.proc.returncode}); see {log}")
             state = pieces(directory)
             if not state["missing_indexes"] and not state["backfill_pending"]:
                 break

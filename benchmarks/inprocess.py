@@ -84,6 +84,14 @@ def run(name: str, requests: int, school: Path, work: Path, profile: bool, extra
     return elapsed / requests * 1e6, cpu / requests * 1e6
 
 
+def seed_env(work: Path) -> dict:
+    """The environment that seeds ``work``/school.db (prepare_database)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    env.update(APP_PROFILE="bare", APP_INSTANCE_PATH=str(work / "seed"), APP_SECRET_KEY=BENCH_SECRET_KEY,
+               APP_SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'school.db'}")
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("configs", nargs="+", choices=sorted(set(CONFIGS) - set(PEERS)))  # peers: overhead.py
@@ -91,7 +99,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="APP_KEY=VALUE",
                         help="extra config on top of each configuration, e.g. APP_PERF_DASHBOARD_LEVEL=3")
-    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)  # set for the child runs
+    parser.add_argument("--work", type=Path, help="a folder seeded by an earlier run (/tmp/inprocess-*)")
     args = parser.parse_args()
     if args.work:  # one configuration per process: the tools keep per-process state
         wall, cpu = run(args.configs[0], args.requests, args.work / "school.db", args.work, args.profile,
@@ -100,10 +108,7 @@ def main() -> None:
               flush=True)
         return
     work = Path(tempfile.mkdtemp(prefix="inprocess-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-    env.update(APP_PROFILE="bare", APP_INSTANCE_PATH=str(work / "seed"), APP_SECRET_KEY=BENCH_SECRET_KEY,
-               APP_SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'school.db'}")
-    prepare_database(env)  # seeded, with the indexes its EXPLAIN verdicts ask for
+    prepare_database(seed_env(work))  # seeded, with the indexes its EXPLAIN verdicts ask for
     for name in args.configs:
         subprocess.run([sys.executable, __file__, name, "--work", str(work), "--requests",
                         str(args.requests)] + (["--profile"] if args.profile else [])

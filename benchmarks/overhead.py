@@ -113,6 +113,7 @@ def serve(env: dict, workers: int, port: int, app: str = "wsgi:app") -> subproce
                 return proc
         except OSError:
             time.sleep(0.2)
+    stop(proc)
     raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
 
 
@@ -299,6 +300,7 @@ def main() -> None:
     parser.add_argument("--retries", type=int, default=2, help="runs of a disturbed pair again (--paired)")
     args = parser.parse_args()
     args.starts = 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # the finally blocks stop the servers
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     unknown = set(args.only or ()) - set(CONFIGS)

@@ -214,6 +214,7 @@ def test_monitoring_records_and_explains_replica_reads(make_replica_app, seeded,
                            PERF_DASHBOARD_MANAGE_USER=False)
     with caplog.at_level(logging.WARNING, logger="flask_perf.slow_queries"):
         assert app.test_client().get("/roster?class_id=10").status_code == 200
+        app.extensions["flask_perf"].flush()  # the writer thread logs and stores slow queries
     assert ran_on(seeded, ROSTER_SQL.format(10)) == {"primary": 0, "replica": 1}
     logged = [r.getMessage() for r in caplog.records if "ORDER BY students.id" in r.getMessage()]
     assert len(logged) == 1 and "on school.roster" in logged[0]

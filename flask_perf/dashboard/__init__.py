@@ -9,8 +9,9 @@ Works around, in FMD 5.1:
 - one global config and an engine fixed at first import: we build the engine
   ourselves (WAL, busy timeout) and rebind FMD's session to it for each app (store.py);
 - a thread per request and writes lost when the store is locked: batched,
-  retried, counted writes (dashboard_writer.py); level-3 profiles within a budget
-  so they cannot fall behind (dashboard_sampling.py);
+  retried, counted writes (writer.py), and at level 1 a timer and a queue append
+  per request, the row built by the writer thread (level1.py); level-3 profiles
+  within a budget so they cannot fall behind (sampling.py);
 - ``version_requested`` and the endpoint level frozen as column defaults at
   import: set per insert from the current config instead;
 - admin/admin created on first login, a login form without CSRF token or rate

@@ -52,9 +52,11 @@ class Captured:
         self.body, self.form = body, form
 
     def measurement(self) -> dict:
+        """flask-profiler's record, with ``context_json``: its context serialised once (the
+        size check of ``Caps.record`` and the stored column are the same JSON)."""
         headers, fields, caps = self.policy.headers, self.policy.fields, self.policy.caps
         seen = EnvironView(self.environ, populate_request=False)
-        context = caps.record({
+        context = {
             "url": caps.text(_base_url(*(self.environ.get(key) for key in _URL_KEYS))),
             "args": caps.mapping(redact_items(seen.args.items(), fields).items()),
             "form": self.form or {},
@@ -63,11 +65,16 @@ class Captured:
             "func": self.endpoint,
             "ip": seen.remote_addr,
             "app_version": self.policy.version,
-        }, ("headers", "args", "form", "body"))
+        }
+        context_json = json.dumps(context, default=str)
+        if len(context_json) > caps.record_chars:
+            context = caps.record(context, ("headers", "args", "form", "body"))
+            context_json = json.dumps(context, default=str)
         return {"name": self.name, "args": caps.tree(list(self.args)),
                 "kwargs": caps.tree(redact_items(self.kwargs.items(), fields)), "method": seen.method,
                 "startedAt": self.started, "endedAt": self.ended,
-                "elapsed": round(self.ended - self.started, 6), "context": context}
+                "elapsed": round(self.ended - self.started, 6), "context": context,
+                "context_json": context_json}
 
 
 def wrap_endpoint(view):

@@ -110,7 +110,7 @@ class ProfilerStore(BaseStorage):
             "elapsed": measurement["elapsed"], "method": measurement["method"],
             "name": measurement["name"][:512], "args": json.dumps(list(measurement["args"])),
             "kwargs": json.dumps(measurement["kwargs"], default=str),
-            "context": json.dumps(measurement.get("context", {}), default=str),
+            "context": measurement.get("context_json") or json.dumps(measurement.get("context", {}), default=str),
             "app_version": self.version}]
 
     @staticmethod
