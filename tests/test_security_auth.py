@@ -149,6 +149,11 @@ def test_json_api_wants_json_and_only_the_apps_endpoints(app, tmp_path):
     known = client.post("/dashboard/api/multi_version", headers=SAME,
                         json={"data": {"endpoints": [ROSTER], "versions": ["v1"]}})
     assert known.status_code == 200 and known.get_json() == [[0.0]]
+    with sqlite3.connect(tmp_path / "mon" / "dashboard.db") as conn:  # a route removed since
+        conn.execute("INSERT INTO Endpoint (name, monitor_level) VALUES ('school.gone', 1)")
+    removed = client.post("/dashboard/api/multi_version", headers=SAME,
+                          json={"data": {"endpoints": [ROSTER, "school.gone"], "versions": ["v1"]}})
+    assert removed.status_code == 200 and endpoints() == before + 1  # the page still works
     consent = client.post("/dashboard/telemetry/accept_telemetry_consent", data="consent=true",
                           content_type="application/x-www-form-urlencoded", headers=SAME)
     assert consent.status_code == 415

@@ -161,9 +161,12 @@ def _load_test_run():
 
 def _sync_store(app) -> None:
     """Apply a newly configured level to known endpoints and make our login the admin user."""
-    from flask_monitoringdashboard.database import DBSession, Endpoint, User
+    from flask_monitoringdashboard.database import Endpoint, User
 
-    with DBSession() as session, session.begin():
+    # BEGIN IMMEDIATE (the writers' session): a deferred transaction that reads User and
+    # then writes fails at once with "database is locked" when another worker's writer
+    # (a rollup backfill) commits in between, whatever the busy timeout.
+    with dashboard_writer.writing_session() as session:
         if dashboard_levels.profile_level_changed(app):  # not on every worker's start
             session.execute(update(Endpoint).values(monitor_level=fmd.config.monitor_level))
         if not app.config["PERF_DASHBOARD_MANAGE_USER"]:

@@ -49,7 +49,7 @@ _one_writer = threading.RLock()
 
 
 @contextlib.contextmanager
-def _writing_session():
+def writing_session():
     """A session on the store, this process's FMD writes taking turns; commit or raise."""
     from flask_monitoringdashboard.database import DBSession
 
@@ -69,7 +69,7 @@ def _writing_session():
 def safe_session_scope():
     """FMD's session_scope without the silent loss: commit, or count the drop; never raise."""
     try:
-        with _writing_session() as session:
+        with writing_session() as session:
             yield session
     except Exception as exc:
         _state["dropped"].add(exc)
@@ -87,7 +87,7 @@ def flush_cache(attempts: int = 5) -> None:
                    if info.last_requested)
     for attempt in range(attempts):
         try:
-            with _writing_session() as session:
+            with writing_session() as session:
                 for name, when in times:
                     update_last_requested(session, name, when)
             return
