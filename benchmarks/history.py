@@ -19,8 +19,9 @@
    peak RSS, rows and file sizes.
 
 Writes benchmarks/results/history-<time>.json and prints a table. ``--skip-live`` leaves out
-2 and 5 (no gunicorn). Which pieces the store had (flask_perf indexes, rollup tables, a
-pending backfill) is recorded before the first start and before the pages are timed.
+2 and 5 (no gunicorn), ``--skip-prune`` 5 alone. Which pieces the store had (flask_perf
+indexes, rollup tables, a pending backfill) is recorded before the first start and before
+the pages are timed.
 """
 import argparse
 import json
@@ -36,21 +37,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import history_live as live  # noqa: E402
-from benchmarks.history_pages import login, page_calls, send  # noqa: E402
+from benchmarks.history_pages import login, login_profiler, page_calls, send  # noqa: E402
 
 RESULTS = live.ROOT / "benchmarks" / "results"
 STORES = ("dashboard", "profiler", "slow_queries")
 
 
 def pieces(directory: str) -> dict:
-    """Which of flask_perf's pieces the store has: indexes, rollup tables, pending backfill."""
+    """Which of flask_perf's pieces the store has: indexes (missing, retired still there), rollup
+    tables, pending backfills."""
     from sqlalchemy import inspect, text
 
     from flask_perf.stores import indexes
     from flask_perf.stores.engines import store_engine
 
     specs = {"dashboard": indexes.DASHBOARD, "profiler": indexes.PROFILER, "slow_queries": indexes.SLOW_QUERIES}
-    found = {"missing_indexes": [], "rollup_tables": [], "backfill_pending": [], "bytes": {}}
+    found = {"missing_indexes": [], "retired_indexes": [], "rollup_tables": [], "backfill_pending": [],
+             "bytes": {}}
     for name in STORES:
         path = os.path.join(directory, f"{name}.db")
         if not os.path.exists(path):
@@ -59,6 +62,7 @@ def pieces(directory: str) -> dict:
         engine = store_engine(f"sqlite:///{path}", immediate=False)
         try:
             found["missing_indexes"] += [s.name for s in indexes._missing(engine, specs[name])]
+            found["retired_indexes"] += [s.name for s in indexes._retired(engine, specs[name])]
             tables = inspect(engine).get_table_names()
             found["rollup_tables"] += [t for t in tables if "rollup" in t or "_counts_" in t]
             if "perf_rollup_backfill" in tables:
@@ -98,7 +102,7 @@ def first_start(directory: str, wait_s: float) -> dict:
             if server.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn stopped (exit {server.proc.returncode}); see {log}")
             state = pieces(directory)
-            if not state["missing_indexes"] and not state["backfill_pending"]:
+            if not (state["missing_indexes"] or state["retired_indexes"] or state["backfill_pending"]):
                 break
             time.sleep(2)
         result["background_work_s"] = round(time.perf_counter() - server.started, 1)
@@ -115,6 +119,7 @@ def time_pages(directory: str, repeat: int) -> list[dict]:
                                  "PERF_PRUNE_INTERVAL_S": 0})
     client = app.test_client()
     login(client, "admin", "bench-history-pw")
+    login_profiler(client, "admin", "bench-history-pw")
     rows = []
     for call in page_calls(client):
         times, status = [], None
@@ -192,6 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse", metavar="DIR", help="time the store grown in DIR before (no growing)")
     parser.add_argument("--repeat", type=int, default=1, help="times each API call (median shown)")
     parser.add_argument("--skip-live", action="store_true", help="no gunicorn: no first start, no live prune")
+    parser.add_argument("--skip-prune", action="store_true", help="the first start, but no live prune")
     parser.add_argument("--wait", type=float, default=1800, help="seconds to let background work finish")
     parser.add_argument("--prune-days", type=float, default=30)
     args = parser.parse_args(argv)
@@ -213,7 +219,7 @@ def main(argv=None) -> int:
     report["pages_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report["commands"] = {name: live.flask(directory, "perf", name, log_path=os.path.join(directory, f"{name}.log"))
                           for name in ("report", "status")}
-    if not args.skip_live:
+    if not (args.skip_live or args.skip_prune):
         print("pruning under load")
         report["live_prune"] = live_prune(directory, ["--days", str(args.prune_days)])
     RESULTS.mkdir(exist_ok=True)

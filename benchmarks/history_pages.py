@@ -1,12 +1,13 @@
 """The API calls behind every /dashboard and /flask-profile page, as their JavaScript sends them.
 
 ``page_calls(client)`` discovers the endpoints and versions through the API itself
-(as the pages do), then lists ``Call(page, method, path, body)`` for the overview,
-hourly load, daily requests, multi_version, api_performance, endpoint hits and
-exceptions pages, every tab of the busiest endpoint's page (versions, users, IP,
-profiler, grouped profiler, outliers, status codes), and the four calls of
-/flask-profile over a 90-day range. Used by benchmarks/history.py (timed) and
-tests/test_store_indexes.py (their SQL EXPLAINed).
+(as the pages do: the newest ten versions), then lists ``Call(page, method, path,
+body)`` for the overview, hourly load, daily requests, multi_version, api_performance,
+endpoint hits and exceptions pages, every tab of the busiest endpoint's page
+(versions, users, IP, profiler, grouped profiler, outliers, status codes), and the four
+calls of /flask-profile over a 90-day range. ``login`` and ``login_profiler`` sign a
+client in first, as a browser is before it sends these. Used by benchmarks/history.py
+(timed) and tests/test_store_indexes.py (their SQL EXPLAINed).
 """
 import base64
 import re
@@ -32,6 +33,17 @@ def login(client, user: str, password: str) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
 
 
+def login_profiler(client, user: str, password: str) -> None:
+    """Prove ``client``'s basic auth to /flask-profile once (scrypt), as a browser's first
+    call does: its session remembers it (flask_perf/sessions.py), so the timed calls
+    measure the pages, not the password check."""
+    now = time.time()
+    call = Call("login", "GET", f"/flask-profile/api/measurements/methodDistribution/?startedAt={now - 60:.0f}"
+                                f"&endedAt={now:.0f}", auth=True)
+    response = send(client, call, user, password)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+
 def send(client, call: Call, user: str = "", password: str = ""):
     headers = {"Origin": "http://localhost"}
     if call.auth:
@@ -51,8 +63,9 @@ def page_calls(client, today: date | None = None, days: int = 90) -> list[Call]:
     names = [e["name"] for e in endpoints if e["name"] in views]
     busiest = next(e for e in endpoints if e["name"] == hits[0]["name"]) if hits else endpoints[0]
     ident = busiest["id"]
-    versions = [v["version"] for v in client.get(f"{api}/versions").get_json()][:10]  # newest first
-    own = [v["version"] for v in client.get(f"{api}/versions/{ident}").get_json()][:10]
+    # oldest first (versions.py): the pages select the last ten, the newest
+    versions = [v["version"] for v in client.get(f"{api}/versions").get_json()][-10:]
+    own = [v["version"] for v in client.get(f"{api}/versions/{ident}").get_json()][-10:]
     users = [u["user"] for u in client.get(f"{api}/users/{ident}").get_json()][:10]
     ips = [i["ip"] for i in client.get(f"{api}/ip/{ident}").get_json()][:10]
     calls = [

@@ -11,8 +11,10 @@ calls on (the level slot, the level-1 wrapper, the SQL recorder's call into the
 dialect) passes its callee's time on; a sample *in* such a frame is "framework" too:
 mostly the view's locals being freed as it returns, which a bare app pays in Flask's
 ``dispatch_request``. What is left in the tools' own lines is "monitoring".
-Samples of other threads are shown per thread, without the ones waiting (py-spy
-counts some blocked waits as active). Shares are scaled to the measured CPU per request.
+Samples that wait (py-spy counts some blocked waits, and ``time.sleep`` in FMD's
+sampler, as active) are left out. The CPU of each thread is measured (inprocess.py:
+the request thread, each writer, the threads that ended during the run: FMD's
+level-3 threads); the request thread's samples are scaled to its own CPU per request.
 Needs py-spy (requirements.txt, benchmark peers section) and ptrace (root, or
 ``kernel.yama.ptrace_scope=0``).
 """
@@ -51,8 +53,9 @@ def classify(frames: list[str]) -> tuple[str, str | None]:
     return "framework", None
 
 
-def attribute(raw: Path) -> tuple[collections.Counter, collections.Counter, collections.Counter]:
-    kinds, lines, threads = collections.Counter(), collections.Counter(), collections.Counter()
+def attribute(raw: Path) -> tuple[collections.Counter, collections.Counter]:
+    """(samples by kind, monitoring samples by line) of the request thread's measured requests."""
+    kinds, lines = collections.Counter(), collections.Counter()
     rows = [row.rpartition(" ") for row in raw.read_text().splitlines()]
     names = dict(re.match(r"thread \((\d+)\): (.*)", stack.split(";")[0]).groups()
                  for stack, _, _ in rows if re.match(r"thread \(\d+\): ", stack))
@@ -61,15 +64,14 @@ def attribute(raw: Path) -> tuple[collections.Counter, collections.Counter, coll
             continue
         head, *frames = stack.split(";")
         name = names.get(re.sub(r"\D", "", head.split(":")[0]), "?")
-        if name != "MainThread":
-            if frames and not any(w in frames[-1] for w in WAITING):
-                threads[re.sub(r"^Thread-\d+.*", "FMD level-3 threads", name)] += int(count)
-        elif any("run.<locals>.loop" in f for f in frames):  # the measured requests only
+        if frames and any(w in frames[-1] for w in WAITING):
+            continue
+        if name == "MainThread" and any("run.<locals>.loop" in f for f in frames):  # the measured requests
             kind, line = classify(frames)
             kinds[kind] += int(count)
             if line:
                 lines[line] += int(count)
-    return kinds, lines, threads
+    return kinds, lines
 
 
 def main() -> None:
@@ -90,16 +92,19 @@ def main() -> None:
            "--requests", str(args.requests), "--set=APP_PERF_PRUNE_INTERVAL_S=0"]
     plain = subprocess.run(run, capture_output=True, text=True, check=True).stdout
     cpu = float(re.search(r"([\d.]+) µs CPU", plain).group(1))
+    measured = {name: float(used) for name, used in
+                re.findall(r"\s*([\w -]+?) (-?[\d.]+)(?:,|$)", plain.split("by thread: ", 1)[1].splitlines()[0])}
     raw = work / f"py-spy-{args.config.replace(' ', '-')}.txt"
     subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "--threads", "--format", "raw",
                     "-r", str(args.rate), "-o", str(raw), "--", *run], capture_output=True, check=True)
-    kinds, lines, threads = attribute(raw)
-    per = cpu / (sum(kinds.values()) + sum(threads.values()))
+    kinds, lines = attribute(raw)
+    per = measured.get("MainThread", cpu) / max(1, sum(kinds.values()))
     print(f"{args.config}: {cpu:.0f} µs CPU per request (all threads, without py-spy)")
     for kind in ("app", "framework", "monitoring"):
         print(f"  request thread, {kind:<10} {kinds[kind] * per:8.1f} µs")
-    for name, n in threads.most_common():
-        print(f"  thread {name:<28} {n * per:8.1f} µs")
+    for name, used in sorted(measured.items(), key=lambda item: -item[1]):
+        if name != "MainThread":  # "threads that ended": FMD's level-3 threads
+            print(f"  thread {name:<28} {used:8.1f} µs")
     print("monitoring on the request thread, by line:")
     for line, n in lines.most_common(25):
         print(f"  {n * per:6.1f} µs  {line}")

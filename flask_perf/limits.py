@@ -15,7 +15,7 @@ the load-test label only as a short token (``RUN_LABEL``); anything else is no g
 """
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import abort, request
 
@@ -139,3 +139,31 @@ def init_app(app) -> None:
         app.config["MAX_CONTENT_LENGTH"] = app.config.get("PERF_MAX_CONTENT_LENGTH")
     if app.config["MAX_CONTENT_LENGTH"] is not None:
         app.before_request_funcs.setdefault(None, []).insert(0, _refuse_oversized_body)
+
+
+def within_record(caps: Caps, value):
+    """A JSON-able copy of ``value`` as one record of its own (a statement's parameters):
+    strings capped like ``Caps.text``, nesting like ``Caps.tree``, and any number of
+    entries while the whole stays within ``record_chars`` serialised; past that a list
+    keeps its first items and a dict its first entries, with a marker counting the rest."""
+    kept = replace(caps, fields=caps.record_chars).tree(value)
+    return kept if _size(kept) <= caps.record_chars else _shrink_any(kept, caps.record_chars)
+
+
+def _shrink_any(value, limit: int):
+    """``value`` (a list, dict or string from ``Caps.tree``) cut to about ``limit`` serialised
+    characters; a list whose first item alone is too large keeps that item, shrunk."""
+    if not isinstance(value, list) or _size(value) <= limit:
+        return _shrink(value, limit)
+    kept, used = [], 40  # room for the marker item
+    for item in value:
+        size = _size(item) + 2
+        if used + size > limit:
+            if not kept:
+                kept.append(_shrink_any(item, limit - used))
+            break
+        kept.append(item)
+        used += size
+    if len(kept) < len(value):
+        kept.append(f"[{len(value) - len(kept)} more items truncated]")
+    return kept

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: chromium (browser tests, driven by
-# Playwright through executable_path; no browser download) and graphviz (call
-# graphs of .prof files). Installs only what is missing.
+# Playwright through executable_path; no browser download), graphviz (call
+# graphs of .prof files) and sqlmap (scripts/probe.py, tests/test_probe.py).
+# Installs only what is missing.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v dot >/dev/null || missing+=(graphviz)
+command -v sqlmap >/dev/null || missing+=(sqlmap)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -112,3 +112,47 @@ def flush_monitoring(app) -> None:
     dropped = getattr(state, "dashboard_dropped", None)
     assert dropped is None or dropped.count == 0, dropped.last_error
     assert state.flush(), "a flask_perf writer did not flush"
+
+
+@contextlib.contextmanager
+def development_server(instance: Path, seed_args: tuple[str, ...], **extra: str):
+    """``flask serve`` of the demo in the development profile (every tool on), seeded, ready."""
+    seeded = run_flask(instance, "development", "seed", *seed_args, **extra)
+    assert seeded.returncode == 0, seeded.stderr
+    port = free_port()
+    proc = ServerProcess([venv_bin("flask"), "--app", "wsgi", "serve", "--port", str(port)],
+                         server_env(instance, "development", **extra), port, instance / "serve.log")
+    try:
+        proc.wait_ready("/")
+        yield proc
+    finally:
+        proc.stop()
+
+
+@contextlib.contextmanager
+def guarded_page(browser, base_url: str, password: str, screenshot: Path):
+    """A page of a fresh chromium context that may reach ``base_url`` only.
+
+    It carries the monitoring login as HTTP credentials (for /flask-profile). Afterwards:
+    a screenshot, and no request left the machine and no JavaScript error was raised.
+    """
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  http_credentials={"username": "admin", "password": password})
+    page = context.new_page()
+    page.outside_requests, page.errors = [], []
+
+    def guard(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            page.outside_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(screenshot), full_page=True)
+    context.close()
+    assert page.outside_requests == [], "the page reached outside the machine"
+    assert page.errors == [], "JavaScript errors on the page"

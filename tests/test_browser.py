@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.support import ROOT, run_flask, ServerProcess, free_port, server_env, venv_bin
+from tests.support import ROOT, development_server, guarded_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 PASSWORD = "browser-test-pw-81"
@@ -43,46 +43,19 @@ def server(request, tmp_path_factory):
     extra = {"APP_PERF_MONITOR_PASSWORD": PASSWORD}
     if request.param == "mariadb":
         extra["APP_SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("mariadb_database")()
-    seeded = run_flask(instance, "development", "seed", "--students", "500", "--classes", "40",
-                       "--per-student", "4", **extra)
-    assert seeded.returncode == 0, seeded.stderr
-    port = free_port()
-    proc = ServerProcess([venv_bin("flask"), "--app", "wsgi", "serve", "--port", str(port)],
-                         server_env(instance, "development", **extra), port, instance / "serve.log")
-    try:
-        proc.wait_ready("/")
+    with development_server(instance, ("--students", "500", "--classes", "40", "--per-student", "4"),
+                            **extra) as proc:
         for class_id in range(1, ROSTER_HITS + 1):
             with urllib.request.urlopen(f"{proc.url}/roster?class_id={class_id}") as response:
                 assert json.load(response)["students"]
         proc.backend = request.param
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
 def page(browser, server, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                  http_credentials={"username": "admin", "password": PASSWORD})
-    page = context.new_page()
-    page.outside_requests = []
-    page.errors = []
-
-    def guard(route):
-        if route.request.url.startswith(server.url):
-            route.continue_()
-        else:
-            page.outside_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert page.outside_requests == [], "the page reached outside the machine"
-    assert page.errors == [], "JavaScript errors on the page"
+    with guarded_page(browser, server.url, PASSWORD, ARTIFACTS / f"{request.node.name}.png") as page:
+        yield page
 
 
 def test_dashboard_overview_and_chart_render(page, server):

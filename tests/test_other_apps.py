@@ -25,7 +25,7 @@ from flask_perf import ConfigError, FlaskPerf
 from flask_perf.state import is_tool_endpoint
 from tests.other_apps import INSTANCE_ENV, counter, factory, late_blueprint, single_module, two_binds
 from tests.other_apps.factory import seed as library_seed
-from tests.support import ROOT, ServerProcess, flush_monitoring, free_port, venv_bin
+from tests.support import ROOT, ServerProcess, flush_monitoring, free_port, guarded_page, venv_bin
 from tests.test_browser import browser  # noqa: F401 - one chromium for the module
 
 ARTIFACTS = ROOT / "test-artifacts" / "other_apps"
@@ -144,26 +144,8 @@ def served(request, tmp_path_factory):
 @pytest.fixture
 def page(browser, served, request):  # noqa: F811 - the imported fixture
     """A page of a fresh context that may reach the server only (credentials for /flask-profile)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                  http_credentials={"username": "admin", "password": served.shape.password})
-    page = context.new_page()
-    page.outside_requests, page.errors = [], []
-
-    def guard(route):
-        if route.request.url.startswith(served.url):
-            route.continue_()
-        else:
-            page.outside_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert page.outside_requests == [], "the page reached outside the machine"
-    assert page.errors == [], "JavaScript errors on the page"
+    with guarded_page(browser, served.url, served.shape.password, ARTIFACTS / f"{request.node.name}.png") as page:
+        yield page
 
 
 @pytest.mark.browser

@@ -178,6 +178,9 @@ def test_stacks_keep_a_sample_per_endpoint_and_version_and_orphan_endpoints_go(h
     deleted = prune(app)
     assert deleted["Endpoint"] == 1
     assert scalar(urls["dashboard"], per_version) == 3
+    # the sample was read from fmd_profiled (dashboard/profiled.py), whose triggers followed the deletes
+    assert scalar(urls["dashboard"], "SELECT COUNT(*) FROM fmd_profiled") == \
+        scalar(urls["dashboard"], "SELECT COUNT(DISTINCT request_id) FROM `StackLine`") > 0
     names = "SELECT COUNT(*) FROM `Endpoint` WHERE name = :n"
     assert scalar(urls["dashboard"], names, n=OLD_STORE_ENDPOINT) == 0
     assert scalar(urls["dashboard"], names, n=unrequested) == 1

@@ -3,8 +3,11 @@
 The stores keep hour and day histograms (stores/rollups.py) written with each batch;
 FMD's heavy API views and flask-profiler's summary read them instead of every row.
 These tests compare the rollups with the raw rows they summarise, on SQLite and
-MariaDB, FMD's stock computations with ours on the same requests, and check that a
-store written before rollups keeps every count after the first start of this code.
+MariaDB, FMD's stock computations with ours on the same requests (also the endpoint
+page's IP, status-code, exception, outlier and profiler tabs), and check that a store
+written before rollups keeps every count after the first start of this code, that a
+release adding tiers fills only those, and that the profiled-requests table is
+filled for an older store and kept in step by its triggers.
 """
 import json
 import random
@@ -18,7 +21,7 @@ from sqlalchemy import Row, column, func, insert, select, table, text
 
 from flask_perf import FlaskPerf
 from flask_perf.dashboard import overview as our_overview
-from flask_perf.dashboard.rollups import REQUEST, SOURCE, SUMMARY
+from flask_perf.dashboard.rollups import REQUEST, SOURCE, STATUSES, SUMMARY
 from flask_perf.stores.backfill import Backfill, pending
 from flask_perf.stores.engines import store_engine
 from flask_perf.stores.histogram import Histogram
@@ -154,13 +157,20 @@ def traffic(app, rng) -> None:
     with engine.connect() as conn:
         ids = dict(conn.execute(text("SELECT name, id FROM Endpoint")).all())
     start = datetime.now(timezone.utc) - timedelta(days=20)
-    rows = [{"endpoint_id": ids[name], "duration": rng.lognormvariate(2, 0.7), "ip": "127.0.0.1",
-             "group_by": rng.choice(("None", "run-1", "run-2")), "status_code": 200, "version_requested": version,
-             "time_requested": start + timedelta(days=5 * day, minutes=i)}
+    rows = [{"endpoint_id": ids[name], "duration": rng.lognormvariate(2, 0.7),
+             "ip": rng.choice(("127.0.0.1", "10.0.0.2", "10.0.0.3")),
+             "group_by": rng.choice(("None", "run-1", "run-2")), "status_code": rng.choice((200, 200, 200, 503)),
+             "version_requested": version, "time_requested": start + timedelta(days=5 * day, minutes=i)}
             for day, version in enumerate(("v1", "v2")) for name in ("fast", "slow", "json") for i in range(40)]
-    with engine.begin() as conn:  # older versions and users, stored as the writer stores a batch
+    with engine.begin() as conn:  # older versions, users and addresses, stored as the writer stores a batch
         conn.execute(insert(table("Request", *(column(name) for name in rows[0]))), rows)
         SOURCE(conn, rows)
+        slow = conn.execute(text("SELECT id FROM Request WHERE endpoint_id = :e AND version_requested IN "
+                                 "('v1', 'v2') ORDER BY id"), {"e": ids["slow"]}).scalars().all()
+        conn.execute(text("INSERT INTO Outlier (request_id, request_header, request_environment, request_url, "
+                          "cpu_percent, memory, stacktrace) VALUES (:r, 'Host: x', '{}', '/slow/3', :cpu, "
+                          "'rss 80 MB', 'File \"x.py\"')"),
+                     [{"r": r, "cpu": f"[{10 + i}.0, {50 - i}.5]"} for i, r in enumerate(slow[::9])])
     engine.dispose()
 
 
@@ -231,7 +241,7 @@ def test_errors_and_level_3_requests_are_in_the_rollups(recorded):
         raw = dict(conn.execute(text("SELECT status_code / 100, COUNT(*) FROM Request GROUP BY 1")).all())
         rolled = dict(conn.execute(text("SELECT status_class, SUM(count) FROM fmd_rollup_hour GROUP BY 1")).all())
         total = conn.execute(select(func.sum(SUMMARY.c.count))).scalar()
-    assert profiled > 0 and raw[5] == 4 and rolled == raw
+    assert profiled > 0 and raw[5] > 4 and rolled == raw  # 4 by /boom, the others older 503s
     assert total == sum(raw.values())
 
 
@@ -308,6 +318,53 @@ def test_hourly_load_daily_requests_and_the_endpoint_list_match_the_stock_comput
     assert sorted(listed, key=lambda e: e["id"]) == sorted(theirs, key=lambda e: e["id"])
     hits = dict(map(tuple, (e.values() for e in client.get("/dashboard/api/endpoints_hits").get_json())))
     assert [hits.get(e["name"], 0) for e in listed] == sorted((hits.get(e["name"], 0) for e in listed), reverse=True)
+
+
+@pytest.mark.filterwarnings("ignore:Column-expression-level unary distinct:sqlalchemy.exc.SAWarning")  # FMD's
+def test_the_ip_status_exception_outlier_and_profiler_tabs_match_the_stock_computation(recorded):
+    from flask_monitoringdashboard.controllers import exceptions, outliers, profiler, requests, versions
+    from flask_monitoringdashboard.database import count, endpoint, exception_occurrence, row2dict
+
+    app, client = recorded
+    api, ids = "/dashboard/api", {e["name"]: e["id"] for e in client.get("/dashboard/api/endpoints").get_json()}
+    slow, boom = ids["slow"], ids["boom"]
+    ips = client.get(f"{api}/ip/{slow}").get_json()
+    assert {i["ip"]: i["hits"] for i in ips} == dict(map(tuple, stock(app, endpoint.get_ips, slow)))
+    assert len(ips) == 3 and [i["hits"] for i in ips] == sorted((i["hits"] for i in ips), reverse=True)
+    all_versions, addresses = ["v1", "v2", "v3"], [i["ip"] for i in ips] + ["10.9.9.9"]
+    ours = post(client, f"{api}/version_ip/{slow}", {"versions": all_versions, "ip": addresses})
+    theirs = stock(app, versions.get_version_ip_data, slow, all_versions, addresses)
+    assert ours["versions"] == theirs["versions"] and ours["data"][-1] == [0, 0, 0]
+    for mine, row in zip(ours["data"], theirs["data"]):
+        assert all(close(a, b) for a, b in zip(mine, row)), (mine, row)
+    for name in ("slow", "boom", "missing", "json"):  # 503s among the older rows, 404s, 500s
+        ours = client.get(f"{api}/endpoint_status_code_summary/{ids[name]}").get_json()
+        assert ours["distribution"] == pytest.approx(stock(app, requests.get_status_code_distribution, ids[name]))
+        errors = stock(app, lambda s, i: [row2dict(r) for r in requests.get_error_requests(s, i)], ids[name])
+        assert sorted(ours["error_requests"], key=lambda r: int(r["id"])) == sorted(errors, key=lambda r: int(r["id"]))
+        assert [int(r["id"]) for r in ours["error_requests"]] == sorted((int(r["id"]) for r in errors), reverse=True)
+    assert client.get(f"{api}/num_exceptions").get_json() == stock(app, exception_occurrence.count_grouped_exceptions)
+    assert client.get(f"{api}/num_exceptions/{boom}").get_json() == \
+        stock(app, exception_occurrence.count_endpoint_grouped_exceptions, boom) > 0
+    listed = client.get(f"{api}/exception_occurrence/0/10").get_json()
+    assert listed == stock(app, exceptions.get_exception_groups, 0, 10) and listed[0]["count"] == 4
+    assert client.get(f"{api}/num_outliers/{slow}").get_json() == stock(app, count.count_outliers, slow) > 5
+    cores = lambda graph: [{**core, "values": sorted(core["values"])} for core in graph]  # noqa: E731 - any order
+    assert cores(client.get(f"{api}/outlier_graph/{slow}").get_json()) == \
+        cores(stock(app, outliers.get_outlier_graph, slow))
+    for offset in (0, 3):
+        assert client.get(f"{api}/outlier_table/{slow}/{offset}/4").get_json() == \
+            stock(app, outliers.get_outlier_table, slow, offset, 4)
+    assert client.get(f"{api}/num_profiled/{slow}").get_json() == stock(app, count.count_profiled_requests, slow) > 4
+    for offset in (0, 2):
+        page = client.get(f"{api}/profiler_table/{slow}/{offset}/3").get_json()
+        assert page == stock(app, profiler.get_profiler_table, slow, offset, 3) and len(page) == 3
+        assert page[0]["stack_lines"] and page[0]["stack_lines"][0]["code"]["filename"]
+    ours, theirs = (client.get(f"{api}/grouped_profiler/{slow}").get_json(),
+                    stock(app, profiler.get_grouped_profiler, slow))
+    assert len(ours) == len(theirs) > 1 and ours[0]["total_hits"] == theirs[0]["total_hits"] > 1
+    for mine, row in zip(ours, theirs):
+        assert mine == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in row.items()}
 
 
 def test_fmds_cache_starts_from_the_rollups_with_the_stock_numbers(recorded):
@@ -425,18 +482,50 @@ def test_a_store_written_before_rollups_keeps_every_count(tmp_path, monkeypatch)
     profiler.dispose()
 
 
-def test_a_release_that_changes_the_tiers_rebuilds_them_from_the_raw_rows(tmp_path):
+def rolled_up_store(tmp_path, rows: int = 500):
+    """A store whose writer rolled up ``rows`` requests (two endpoints, three addresses)."""
     engine = store_engine(f"sqlite:///{tmp_path / 'dashboard.db'}")
     REQUEST.metadata.create_all(engine)
     SOURCE.create_schema(engine)
     writer = BatchWriter(engine, REQUEST, "layout-test", linger_s=0, on_batch=SOURCE)
     now = datetime.now(timezone.utc)
-    for i in range(500):
+    for i in range(rows):
         writer.put({"endpoint_id": 1 + i % 2, "version_requested": "v1", "group_by": "None", "duration": 1.0 + i,
-                    "status_code": 200, "time_requested": now - timedelta(minutes=i)})
+                    "ip": f"10.0.0.{i % 3}", "status_code": 200 if i % 5 else 404,
+                    "time_requested": now - timedelta(minutes=i)})
     assert writer.flush()
+    return engine
+
+
+def test_a_release_that_adds_tiers_fills_them_alone_and_the_others_keep_their_history(tmp_path):
+    engine = rolled_up_store(tmp_path)
+    before = "fmd_rollup_hour,fmd_rollup_day,fmd_rollup_month,fmd_rollup_summary"
+    with engine.begin() as conn:  # as the previous release left it: no IP or status tier ...
+        conn.execute(text("UPDATE perf_rollup_backfill SET layout = :l"), {"l": before})
+        conn.execute(text("DELETE FROM fmd_rollup_ip"))
+        conn.execute(text("DELETE FROM fmd_rollup_status"))
+        conn.execute(text("DELETE FROM Request WHERE id <= 200"))  # ... and retention took the oldest rows
+    SOURCE.create_schema(engine)
+    assert pending(engine, SOURCE)
+    Backfill(f"sqlite:///{tmp_path / 'dashboard.db'}", SOURCE, chunk=120, pause_s=0).run()
+    with engine.connect() as conn:
+        hourly = conn.execute(text("SELECT SUM(count) FROM fmd_rollup_hour")).scalar()
+        by_ip = dict(conn.execute(text("SELECT ip, SUM(count) FROM fmd_rollup_ip GROUP BY ip")).all())
+        statuses = summary(conn, STATUSES, ("status_code",))
+        layout = conn.execute(text("SELECT layout FROM perf_rollup_backfill")).scalar()
+    assert hourly == 500  # the history of the tiers that were there stays
+    assert sum(by_ip.values()) == 300 and set(by_ip) == {"10.0.0.0", "10.0.0.1", "10.0.0.2"}
+    assert {code: n for (code,), (n, _f, _l) in statuses.items()} == {200: 240, 404: 60}
+    assert layout.endswith(";fmd_rollup_ip,fmd_rollup_status")
+    SOURCE.create_schema(engine)  # the next start: nothing to do
+    assert not pending(engine, SOURCE)
+    engine.dispose()
+
+
+def test_a_release_that_removes_or_renames_a_tier_rebuilds_them_all_from_the_raw_rows(tmp_path):
+    engine = rolled_up_store(tmp_path)
     with engine.begin() as conn:  # as an older release left it: other tiers, a month short
-        conn.execute(text("UPDATE perf_rollup_backfill SET layout = 'fmd_rollup_hour,fmd_rollup_day'"))
+        conn.execute(text("UPDATE perf_rollup_backfill SET layout = 'fmd_rollup_hour,fmd_rollup_old'"))
         conn.execute(text("DELETE FROM fmd_rollup_month"))
     SOURCE.create_schema(engine)
     assert pending(engine, SOURCE)
@@ -444,9 +533,44 @@ def test_a_release_that_changes_the_tiers_rebuilds_them_from_the_raw_rows(tmp_pa
     with engine.connect() as conn:
         found = cells(conn, SOURCE, ("endpoint_id",))
         hourly = conn.execute(text("SELECT SUM(count) FROM fmd_rollup_hour")).scalar()
-    assert {k: c.count for k, c in found.items()} == {(1,): 250, (2,): 250} and hourly == 500
+        by_ip = conn.execute(text("SELECT SUM(count) FROM fmd_rollup_ip")).scalar()
+    assert {k: c.count for k, c in found.items()} == {(1,): 250, (2,): 250} and hourly == by_ip == 500
     engine.dispose()
 
+
+def test_the_profiled_requests_are_found_in_an_older_store_and_kept_in_step(store_url):
+    from flask_perf.dashboard import profiled
+    from flask_perf.dashboard.profiled import LINE, PROFILED, ProfiledBackfill
+
+    engine = store_engine(store_url)
+    REQUEST.metadata.create_all(engine)
+    LINE.create(engine)
+    now, made = datetime.now(timezone.utc).replace(tzinfo=None), {}
+
+    def requests_with_stacks(first: int, n: int) -> None:
+        made.update({first + i: 1 + i % 3 for i in range(n) if i % 4 == 0})  # profiled: id → endpoint
+        with engine.begin() as conn:
+            conn.execute(insert(REQUEST), [{"id": first + i, "endpoint_id": 1 + i % 3, "version_requested": "v1",
+                                            "ip": "1.2.3.4", "duration": 5.0, "status_code": 200,
+                                            "time_requested": now} for i in range(n)])
+            conn.execute(insert(LINE), [{"request_id": first + i, "position": p, "indent": p, "code_id": 1,
+                                         "duration": 1.0} for i in range(n) if i % 4 == 0 for p in range(3)])
+
+    def listed() -> dict:
+        with engine.connect() as conn:
+            return dict(conn.execute(select(PROFILED.c.request_id, PROFILED.c.endpoint_id)).all())
+
+    requests_with_stacks(1, 400)  # an older store: stacks, no triggers
+    assert profiled.create(engine) and pending(engine, profiled.SOURCE)
+    requests_with_stacks(401, 40)  # profiled after the triggers: they list them at once
+    assert listed() == {i: e for i, e in made.items() if i > 400}
+    ProfiledBackfill(store_url, profiled.SOURCE, chunk=70, pause_s=0).run()
+    expected = dict(made)
+    assert listed() == expected and len(expected) == 110 and not pending(engine, profiled.SOURCE)
+    with engine.begin() as conn:  # retention drops the stacks of some requests: their rows go too
+        conn.execute(LINE.delete().where(LINE.c.request_id <= 100))
+    assert listed() == {i: e for i, e in expected.items() if i > 100}
+    engine.dispose()
 
 
 def test_workers_share_a_backfill_without_counting_a_row_twice(store_url):

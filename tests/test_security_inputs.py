@@ -23,8 +23,7 @@ from flask_perf import ConfigError, FlaskPerf
 from flask_perf.headers import CSP
 from flask_perf.profiler import assets as profiler_assets
 from tests.conftest import SMALL
-from tests.support import ROOT, ServerProcess, flush_monitoring, free_port, run_flask, server_env
-from tests.support import start_gunicorn, venv_bin
+from tests.support import ROOT, development_server, flush_monitoring, run_flask, start_gunicorn
 from webapp import create_app
 from webapp.seed import seed
 
@@ -435,18 +434,9 @@ def dev_server(tmp_path_factory):
             pytest.fail("chromium is not installed")
         pytest.skip("chromium is not installed")
     instance = tmp_path_factory.mktemp("xss")
-    extra = {"APP_PERF_MONITOR_PASSWORD": PASSWORD}
-    seeded = run_flask(instance, "development", "seed", "--students", "60", "--classes", "6",
-                       "--per-student", "2", **extra)
-    assert seeded.returncode == 0, seeded.stderr
-    port = free_port()
-    proc = ServerProcess([venv_bin("flask"), "--app", "wsgi", "serve", "--port", str(port)],
-                         server_env(instance, "development", **extra), port, instance / "serve.log")
-    try:
-        proc.wait_ready("/")
+    with development_server(instance, ("--students", "60", "--classes", "6", "--per-student", "2"),
+                            APP_PERF_MONITOR_PASSWORD=PASSWORD) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -577,3 +567,110 @@ def _wait_for_measurement(base: str, marker: str, timeout: float = 20) -> None:
                 return
         time.sleep(0.25)
     raise AssertionError("the request was not recorded")
+
+
+# 4. What the caps did not reach: the slow-query log's parameters, FMD's exception messages ----
+
+def slow_echo():
+    """Statements whose parameters come from the request: one named like a secret
+    (``token = ?``), one of request size, and an IN list of 3,000 ids."""
+    from flask import request
+    from sqlalchemy import bindparam, text
+
+    from webapp.extensions import db
+
+    db.session.execute(text("WITH t(token, label) AS (VALUES ('a', 'b')) "
+                            "SELECT count(*) FROM t WHERE token = :token OR label = :label"),
+                       {"token": request.form["token"], "label": request.form["label"]})
+    in_list = text("SELECT count(*) FROM students WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    db.session.execute(in_list, {"ids": list(range(1, 3001))})
+    return "ok"
+
+
+def boom():
+    """A view whose error message carries request text, as an app's own
+    ``raise ValueError(f"bad value: {value}")`` does."""
+    from flask import request
+
+    raise ValueError("bad value: " + request.args.get("v", ""))
+
+
+def test_slow_query_parameters_are_capped_and_redacted(make_app, tmp_path, caplog):
+    app = make_app("testing", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_SLOW_QUERY_MS=0,
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}")
+    with app.app_context():
+        seed(SMALL, reset=True)
+    app.add_url_rule("/slow-echo", "slow_echo", slow_echo, methods=["POST"])
+    label = "L" * 100_000
+    with caplog.at_level("WARNING", logger="flask_perf.slow_queries"):
+        response = app.test_client().post("/slow-echo", data={"token": "hunter2-slow", "label": label})
+    assert response.status_code == 200
+    flush_monitoring(app)
+    with sqlite3.connect(tmp_path / "mon" / "slow_queries.db") as conn:
+        rows = dict(conn.execute("SELECT statement, parameters FROM slow_query"))
+    echo = next(p for s, p in rows.items() if "WITH t(token, label)" in s)
+    in_list = next(p for s, p in rows.items() if "FROM students WHERE id IN" in s)
+    assert json.loads(echo) == [["[redacted]", "L" * 512 + "…[truncated 99488 chars]"]]
+    kept = json.loads(in_list)[0]  # the first ids whole, then how many were dropped
+    assert kept[:3] == [1, 2, 3] and re.fullmatch(r"\[(\d+) more items truncated\]", kept[-1])
+    assert int(kept[-1][1:].split()[0]) + len(kept) - 1 == 3000
+    for stored in rows.values():
+        assert len(stored) <= app.config["PERF_MAX_RECORD_CHARS"]
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "flask_perf.slow_queries")
+    assert "hunter2-slow" not in logged and "L" * 1000 not in logged and "[redacted]" in logged
+    with open(tmp_path / "mon" / "slow_queries.db", "rb") as store:
+        assert b"hunter2-slow" not in store.read()
+
+
+def test_slow_query_parameters_by_name_keep_their_shape():
+    from flask_perf.limits import Caps
+    from flask_perf.redaction import SENSITIVE_WORDS
+    from flask_perf.sql.slow_queries import stored_parameters
+
+    caps, words = Caps(), SENSITIVE_WORDS
+    assert stored_parameters("SELECT 1 FROM t WHERE id = ?", [(3,)], caps, words) == [[3]]
+    named = [{"password_hash_1": "h", "name_1": "n" * 600}]  # PyMySQL's %(name)s style
+    assert stored_parameters("SELECT 1 FROM users WHERE password_hash = %(password_hash_1)s AND "
+                             "name = %(name_1)s", named, caps, words) == \
+        [{"password_hash_1": "[redacted]", "name_1": "n" * 512 + "…[truncated 88 chars]"}]
+    insert = "INSERT INTO users (name, api_key, note) VALUES (?, ?, ?)"
+    assert stored_parameters(insert, [("ada", "k-1", "x"), ("bob", "k-2", "y")], caps, words) == \
+        [["ada", "[redacted]", "x"], ["bob", "[redacted]", "y"]]
+    update = "UPDATE users SET session_token=? WHERE users.id = ?"
+    assert stored_parameters(update, [("t-1", 7)], caps, words) == [["[redacted]", 7]]
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_dashboard_exception_messages_are_capped_and_redacted(make_app, tmp_path, level):
+    app = make_app("development", PERF_STORE_DIR=str(tmp_path / "mon"), PERF_MONITOR_PASSWORD=PASSWORD,
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'school.db'}", PERF_TOOLBAR_ENABLED=False,
+                   PERF_DASHBOARD_LEVEL=level, PROPAGATE_EXCEPTIONS=False)
+    app.add_url_rule("/boom", "boom", boom)
+    client = app.test_client()
+    attacker = "password=hunter2-exc " + "A" * 20_000
+    assert client.get("/boom", query_string={"v": attacker}).status_code == 500
+    assert client.get("/boom", query_string={"v": "short"}).status_code == 500
+    flush_monitoring(app)
+    messages = [m for (m,) in dashboard_rows(tmp_path, "SELECT message FROM ExceptionMessage ORDER BY id")]
+    cut = len("bad value: password=[redacted] ") + 20_000 - app.config["PERF_MAX_FIELD_CHARS"]
+    assert messages == ["bad value: password=[redacted] " + "A" * (512 - 31) + f"…[truncated {cut} chars]",
+                        "bad value: short"]
+    occurrences = dashboard_rows(tmp_path, "SELECT COUNT(*) FROM ExceptionOccurrence")[0][0]
+    assert occurrences == 2
+
+
+def test_redacting_a_long_run_of_word_characters_finishes_and_still_redacts():
+    """A raw body of ``passpass…`` once cost quadratic time on the request thread (2 KB: ~20 s
+    of CPU); the pairs are now found from a name's start only."""
+    import threading
+
+    from flask_perf.redaction import SENSITIVE_WORDS, redact_text
+
+    body = "pass" * 50_000 + "=hunter2 & note=" + "x" * 100_000 + " api_key: s3cr3t"
+    result = []
+    worker = threading.Thread(target=lambda: result.append(redact_text(body, SENSITIVE_WORDS)), daemon=True)
+    worker.start()
+    worker.join(30)  # the quadratic pattern needed hours for this
+    assert result, "redaction of a 300 KB body did not finish in 30 s"
+    assert "hunter2" not in result[0] and "s3cr3t" not in result[0]
+    assert result[0].endswith("api_key: [redacted]") and "note=xxx" in result[0]

@@ -129,6 +129,34 @@ def test_scripted_clients_do_not_pay_for_the_toolbar(dev_app, accept):
     assert "flDebug" not in page.get_data(as_text=True)
 
 
+def test_api_clients_get_no_toolbar_work_but_every_statement_kept(dev_app):
+    """No panel runs for an API client: its statements are kept for the N+1 check without
+    their line of app code, no toolbar is built for it, and g.debug_toolbar is still set."""
+    from flask import g
+
+    from flask_perf.sql.recording import recorded_queries
+
+    toolbar, seen = dev_app.extensions["flask_perf"].toolbar, {}
+
+    @dev_app.after_request
+    def look(response):
+        seen.update(queries=list(recorded_queries()), toolbar=g.get("debug_toolbar"),
+                    built=request_has_toolbar(toolbar))
+        return response
+
+    for environ, located in (({"REMOTE_ADDR": "127.0.0.1"}, False), (LOCAL, True)):
+        assert dev_app.test_client().get("/my_class?student_id=5", environ_base=environ).status_code == 200
+        assert seen["toolbar"] is toolbar and seen["built"] is located
+        assert len(seen["queries"]) >= 2 and all(bool(q.location) is located for q in seen["queries"])
+        assert all(q.statement and q.end_time >= q.start_time and q.engine is not None for q in seen["queries"])
+
+
+def request_has_toolbar(toolbar) -> bool:
+    from flask import request
+
+    return request._get_current_object() in toolbar.debug_toolbars_var.get({})
+
+
 def test_profiler_panel_shows_the_top_functions(dev_app):
     dev_app.config["PERF_TOOLBAR_PROFILER_ROWS"] = 5
     page = dev_app.test_client().get("/my_class?student_id=5", environ_base=LOCAL).get_data(as_text=True)

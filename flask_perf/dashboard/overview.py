@@ -48,8 +48,8 @@ def endpoint_ids(session, names) -> dict[str, int]:
 def get_endpoint_overview(session):
     """FMD's ``controllers.endpoints.get_endpoint_overview``, from the rollups."""
     from flask_monitoringdashboard.core import cache
-    from flask_monitoringdashboard.database.exception_occurrence import (
-        count_grouped_exceptions_per_endpoint)
+
+    from flask_perf.dashboard.occurrences import grouped_exceptions_per_endpoint
 
     now = datetime.datetime.now(datetime.timezone.utc)
     today = to_utc_datetime(to_local_datetime(now).replace(hour=0, minute=0, second=0, microsecond=0))
@@ -59,7 +59,7 @@ def get_endpoint_overview(session):
     today = cells(conn, SOURCE, group, start=today.timestamp())
     week = cells(conn, SOURCE, group, start=(now - datetime.timedelta(days=7)).timestamp())
     overall = cells(conn, SOURCE, group)
-    exceptions = count_grouped_exceptions_per_endpoint(session)
+    exceptions = grouped_exceptions_per_endpoint(session)
     endpoints = sorted(session.execute(select(ENDPOINT)).all(),
                        key=lambda e: -overall.get((e.id,), _NONE).count)
 

@@ -6,7 +6,8 @@ views by endpoint name. Each row's guard is the FMD code that must still look th
 name up, so a release that renames it stops the app at start (patching.py) instead
 of bringing back what the row fixes: its store engine, rows lost by its
 ``session_scope``, a thread and ~87 µs per level-1 request, unbounded level-3 stacks,
-secrets in outlier records, telemetry to GitHub, admin/admin, anonymous pruning, pages
+secrets in outlier records, uncapped exception messages, telemetry to GitHub,
+admin/admin, anonymous pruning, pages
 that read every request (``ROLLUP_READS``: their data from the rollups instead). FMD's settings
 (``fmd.config``: database_name, version, monitor_level, group_by ...) are its
 configuration, set in __init__.py, not patches.
@@ -14,6 +15,7 @@ configuration, set in __init__.py, not patches.
 from flask_perf import dashboard
 from flask_perf.dashboard import (assets, level1, levels, load, login, overview, sampling,
                                   store, versions, writer)
+from flask_perf.dashboard import exceptions as dashboard_exceptions
 from flask_perf.patching import VIEWS, Patch, once
 
 UPSTREAM = ("Flask-MonitoringDashboard", "5.1.0")
@@ -58,6 +60,21 @@ ROLLUP_READS = (
     _read("version", "get_versions", versions.get_versions, "versions"),  # newest shown by default
     _read("version", "get_multi_version_data", versions.get_multi_version_data, "multi_version"),
     _read("version", "get_version_user_data", versions.get_version_user_data, "version_user"),
+    _read("version", "get_version_ip_data", versions.get_version_ip_data, "version_ip"),
+    _read("endpoint", "get_ips", versions.get_ips, "ips"),
+    _read("endpoint", "get_status_code_distribution", load.get_status_code_distribution,
+          "endpoint_status_code_summary"),
+    _read("endpoint", "get_error_requests", load.get_error_requests, "endpoint_status_code_summary"),
+    _read("exception", "get_exception_groups", load.get_exception_groups, "get_exception_occurrence"),
+    _read("exception", "count_grouped_exceptions", load.count_grouped_exceptions, "num_exceptions"),
+    _read("exception", "count_endpoint_grouped_exceptions", load.count_endpoint_grouped_exceptions,
+          "num_endpoint_exceptions"),
+    _read("outlier", "count_outliers", load.count_outliers, "num_outliers"),
+    _read("outlier", "get_outlier_graph", load.get_outlier_graph, "outlier_graph"),
+    _read("outlier", "get_outlier_table", load.get_outlier_table, "outlier_table"),
+    _read("profiler", "count_profiled_requests", load.count_profiled_requests, "num_profiled"),
+    _read("profiler", "get_grouped_profiler", load.get_grouped_profiler, "grouped_profiler"),
+    _read("profiler", "get_profiler_table", load.get_profiler_table, "profiler_table"),
     _read("endpoint", "get_endpoints", load.get_endpoints, "endpoints"),
     _read("request", "get_hourly_load", load.get_hourly_load, "hourly_load"),
     _read("request", "get_num_requests_data", load.get_num_requests_data, "num_requests"),
@@ -94,10 +111,17 @@ MODULES = (
           guard=(f"{STACKS}.run", "FILENAME")),
     Patch(f"{PROFILERS}.stacktrace_profiler", "FILENAME_LEN", len(sampling.SAMPLER_FILE), UPSTREAM,
           guard=(f"{STACKS}.run", "FILENAME_LEN")),
-    Patch(STACKS, "_on_thread_stopped", once(sampling.releasing_slot), UPSTREAM, wraps=True,
-          guard=(f"{STACKS}.run", "_on_thread_stopped")),
+    Patch(STACKS, "_on_thread_stopped", once(sampling.storing_stack), UPSTREAM, wraps=True,
+          guard=((f"{STACKS}.run", "_on_thread_stopped"), (f"{STACKS}._on_thread_stopped", "order_histogram"),
+                 (f"{STACKS}.insert_lines_db", "get_last_fn_ln"), (f"{STACKS}.insert_lines_db", "get_indent"),
+                 *((f"{STACKS}.__init__", name) for name in sampling.PROFILER_STATE))),
     Patch(OUTLIERS, "__init__", once(dashboard._redact_outliers), UPSTREAM, wraps=True,
           guard=((f"{OUTLIERS}.__init__", "_request"), (f"{OUTLIERS}.add_outlier", "_request"))),
+    # Exception messages carry request text: redacted and capped (exceptions.py).
+    Patch(f"{FMD}.database.exception_occurrence", "add_exception_message",
+          dashboard_exceptions.add_exception_message, UPSTREAM,
+          guard=(f"{FMD}.database.exception_occurrence.save_exception_occurence_to_db",
+                 "add_exception_message")),
     Patch(f"{CORE}.telemetry", "fetch_ip_from_github", _no_outbound_call, UPSTREAM,
           guard=(f"{CORE}.telemetry.post_to_back_if_telemetry_enabled", "fetch_ip_from_github")),
     *ROLLUP_READS,

@@ -9,25 +9,31 @@ profiled requests per process are running or waiting for their write, only
 every PERF_DASHBOARD_STACK_SAMPLE_EVERY-th request (default 1), and at most
 PERF_DASHBOARD_STACKS_PER_SECOND per process (default 2; 0 = no cap) after a burst of
 PERF_DASHBOARD_STACKS_BURST (default 10): a token bucket, so a developer clicking
-through pages gets every request profiled, while a load test gets a steady sample.
-A profiled request costs its process ~15-25 ms of CPU in FMD's threads (sampling,
-then a query and an insert per stack line): at 10 per second and worker that was a
-quarter of a development server's throughput under load (benchmarks/overhead.py). All the others take the level-1 path (level1.py: a timer and a
-queue append), so counts stay exact.
+through pages gets every request profiled, while a load test gets a steady sample
+(while the bucket is empty a request only compares the clock with the time of the
+next token: no lock; the every-N-th count runs while there are tokens).
+A profiled request cost its process ~15-25 ms of CPU in FMD's threads (a query and an
+insert per stack line): at 10 per second and worker that was a quarter of a
+development server's throughput under load (benchmarks/overhead.py); stacks.py now
+stores a stack in a few statements (~1 ms). All the others take the level-1 path (level1.py:
+a timer and a queue append), so counts stay exact.
 """
 import functools
 import itertools
 import threading
 import time
 
+from flask_perf.dashboard import stacks
 from flask_perf.dashboard.level1 import level1_wrapper
 
 _state = {"in_flight": 0, "limit": 4, "every": 1, "counter": itertools.count(),
-          "per_second": 2.0, "burst": 10.0, "tokens": 10.0, "stamp": 0.0}
+          "per_second": 2.0, "burst": 10.0, "tokens": 10.0, "stamp": 0.0, "empty_until": 0.0}
 _lock = threading.Lock()
 
 
 def _take_slot() -> bool:
+    if time.monotonic() < _state["empty_until"]:  # no token before then: no lock, no count
+        return False
     with _lock:
         if next(_state["counter"]) % _state["every"] or _state["in_flight"] >= _state["limit"]:
             return False
@@ -45,11 +51,10 @@ def _take_token(now: float) -> bool:
         return True
     tokens = min(max(rate, _state["burst"]), _state["tokens"] + (now - _state["stamp"]) * rate)
     _state["stamp"] = now
-    if tokens < 1:
-        _state["tokens"] = tokens
-        return False
-    _state["tokens"] = tokens - 1
-    return True
+    taken = tokens >= 1
+    _state["tokens"] = tokens = tokens - 1 if taken else tokens
+    _state["empty_until"] = now + (1 - tokens) / rate if tokens < 1 else 0.0
+    return taken
 
 
 def _release_slot() -> None:
@@ -82,16 +87,21 @@ def add_wrapper3(endpoint, fun):
     config.app.view_functions[endpoint.name] = wrapper
 
 
-def releasing_slot(stopped):
-    """``StacktraceProfiler._on_thread_stopped`` that frees the request's slot once written."""
+def storing_stack(_fmd_stopped):
+    """``StacktraceProfiler._on_thread_stopped``: FMD's rows stored in a few statements
+    (stacks.py), then the request's slot freed."""
     def _on_thread_stopped(self):
         try:
-            stopped(self)
+            stacks.store(self)
         finally:
             _release_slot()
 
     return _on_thread_stopped
 
+
+# What stacks.store reads of FMD's StacktraceProfiler (its __init__ must still set them).
+PROFILER_STATE = ("_endpoint", "_duration", "_ip", "_group_by", "_status_code", "_histogram",
+                  "_path_hash", "_total", "_outlier_profiler", "e_collector")
 
 # FMD's sampler keeps the frames below the one named ``wrapper`` in its own
 # measurement.py; ours lives here, so without this only the view's header is stored.
@@ -105,3 +115,4 @@ def install(app) -> None:
     per_second = max(0.0, float(app.config.get("PERF_DASHBOARD_STACKS_PER_SECOND", 2)))
     burst = max(per_second, float(app.config.get("PERF_DASHBOARD_STACKS_BURST", 10)))
     _state["per_second"], _state["burst"], _state["tokens"] = per_second, burst, burst
+    _state["empty_until"] = 0.0

@@ -1,23 +1,26 @@
-"""FMD's version and user pages, read from the rollups (rows of patches.py).
+"""FMD's version, user and IP pages, read from the rollups (rows of patches.py).
 
-FMD 5.1 groups every ``Request`` row of an endpoint by version or user, pulls the
+FMD 5.1 groups every ``Request`` row of an endpoint by version, user or IP, pulls the
 durations into numpy and sends 100 percentiles per version (endpoint versions and
-users took 5-6 s at 1M requests, multi_version 19 s). Here: the summary tier for
-hits and first requests, the day tier for distributions (10 representative values
-per box plot, medians within the histogram's 4 %). Same JSON shapes as FMD's.
+users took 5-6 s at 1M requests, multi_version 19 s, version × IP 2.6 s). Here: the
+summary tier for hits and first requests, the day tier for distributions (10
+representative values per box plot, medians within the histogram's 4 %), the IP tier
+for the IP tab. Same JSON shapes as FMD's.
 
 ``get_versions`` also lists the versions oldest first, as its docstring always said:
 FMD ordered them newest first and its pages select the last ten of the list, so the
 versions page showed the ten *oldest* versions by default; now it shows the newest.
 """
 from flask_monitoringdashboard.core.colors import get_color
+from sqlalchemy import func, select
 
 from flask_perf.dashboard.overview import (_NONE, REPRESENTATIVE, as_datetime, endpoint_ids,
                                            shown)
-from flask_perf.dashboard.rollups import SOURCE, SUMMARY
-from flask_perf.stores.rollup_reads import cells, summary
+from flask_perf.dashboard.rollups import BY_IP, SOURCE, SUMMARY
+from flask_perf.stores.backfill import pending
+from flask_perf.stores.rollup_reads import cells, summary, tier_cells
 
-VERSION, USER = "version_requested", "group_by"
+VERSION, USER, IP = "version_requested", "group_by", "ip"
 
 
 def _stored(values, dim=VERSION) -> list:
@@ -62,10 +65,38 @@ def get_version_user_data(session, endpoint_id, versions, users):
     """FMD's ``get_version_user_data``: the median per (user, version)."""
     found = cells(session.connection(), SOURCE, (USER, VERSION),
                   where={"endpoint_id": endpoint_id, USER: _stored(users, USER), VERSION: _stored(versions)})
+    return _by_version(session, endpoint_id, versions, users, USER, found)
+
+
+def get_version_ip_data(session, endpoint_id, versions, ips):
+    """FMD's ``get_version_ip_data``: the median per (IP, version), from the IP tier (FMD's
+    own while an older store's rows are rolled up: the tier may be the one being filled)."""
+    if pending(session.connection(), SOURCE):
+        from flask_monitoringdashboard.controllers.versions import get_version_ip_data as fmd
+
+        return fmd(session, endpoint_id, versions, ips)
+    found = tier_cells(session.connection(), BY_IP, (IP, VERSION),
+                       {"endpoint_id": endpoint_id, IP: _stored(ips, IP), VERSION: _stored(versions)})
+    return _by_version(session, endpoint_id, versions, ips, IP, found)
+
+
+def _by_version(session, endpoint_id, versions, rows, dim, found) -> dict:
     firsts = first_requests(session, endpoint_id)
     return {"versions": [{"version": v, "date": firsts.get(v, 0)} for v in versions],
-            "data": [[_median(found.get((SOURCE.stored(USER, u), SOURCE.stored(VERSION, v)), _NONE))
-                      for v in versions] for u in users]}
+            "data": [[_median(found.get((SOURCE.stored(dim, r), SOURCE.stored(VERSION, v)), _NONE))
+                      for v in versions] for r in rows]}
+
+
+def get_ips(session, endpoint_id, limit=None):
+    """FMD's ``database.endpoint.get_ips``: (IP, hits) of an endpoint, most first."""
+    if pending(session.connection(), SOURCE):
+        from flask_monitoringdashboard.database.endpoint import get_ips as fmd
+
+        return fmd(session, endpoint_id, limit)
+    hits = session.execute(select(BY_IP.c.ip, func.sum(BY_IP.c.count)).where(BY_IP.c.endpoint_id == endpoint_id)
+                           .group_by(BY_IP.c.ip)).all()
+    ordered = sorted(((shown(ip), int(n)) for ip, n in hits), key=lambda pair: -pair[1])
+    return ordered[:limit] if limit else ordered
 
 
 def _median(cell):

@@ -13,13 +13,15 @@ store is locked. Here:
   a ``session_scope`` that never raises, counts what it drops and logs once a
   minute, and lets one FMD thread per process write at a time: with a thread per
   request, dozens of open write transactions starved of the GIL held SQLite's
-  lock past the busy timeout under load;
+  lock past the busy timeout under load; level-3 stacks (stacks.py) on a kept
+  connection (``writing_connection``: opening one costs ~0.7 ms, a stack ~1 ms);
 - every Request row is rolled up (hour, day, summary) in the transaction that
   inserts it (rollups.py).
 """
 import atexit
 import contextlib
 import logging
+import os
 import threading
 import time
 
@@ -44,7 +46,7 @@ class DroppedWrites:
                          self.last_error, self.count, exc_info=exc)
 
 
-_state = {"writer": None, "engine": None, "dropped": DroppedWrites()}
+_state = {"writer": None, "engine": None, "url": None, "pooled": None, "dropped": DroppedWrites()}
 _one_writer = threading.RLock()
 
 
@@ -63,6 +65,34 @@ def writing_session():
             raise
         finally:
             session.close()
+
+
+@contextlib.contextmanager
+def writing_connection():
+    """A kept connection on the store (FMD's writes taking turns) for stacks.py's transactions;
+    a SQLite file replaced since the last use is found again, a forked worker connects anew."""
+    with _one_writer:
+        pid, engine, inode = _state["pooled"] or (None, None, None)
+        if pid != os.getpid():
+            engine = store_engine(_state["url"])
+        now = _inode(engine)
+        if now != inode and pid == os.getpid():
+            engine.dispose()
+        _state["pooled"] = (os.getpid(), engine, now)
+        with engine.connect() as conn:
+            yield conn
+
+
+def count_drop(exc: Exception) -> None:
+    _state["dropped"].add(exc)  # logged once a minute; `flask perf status` shows the count
+
+
+def _inode(engine) -> int | None:
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    try:
+        return os.stat(path).st_ino if path else None
+    except FileNotFoundError:
+        return None
 
 
 @contextlib.contextmanager
@@ -110,17 +140,18 @@ def install(app, url: str) -> BatchWriter:
     """Our writers on the store at ``url``; patches.py routes FMD's writes through them.
     FMD's state is per process: the last app wins.
 
-    The batch writer keeps its connection (opening a SQLite connection in WAL mode
-    and closing it costs more than the writes); FMD's own writes (level-3 stacks,
-    a few per second at most) take turns (``_one_writer``) on a connection each, so
-    a deleted or replaced store file is found again. Both take the write lock when
-    their transaction begins."""
+    The batch writer and the level-3 stacks keep their connections (opening a SQLite
+    connection in WAL mode costs more than the writes); FMD's other writes (rare) take a
+    connection each. A deleted or replaced store file is found again, and every
+    transaction takes the write lock when it begins."""
     from flask_monitoringdashboard.database import Request
 
     writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app),
                          on_batch=rollups.SOURCE,  # each batch rolled up in its transaction
                          prepare=level1.rows)  # what level1.py's wrapper queued -> Request rows
-    _state["writer"], _state["engine"] = writer, store_engine(url, pooled=False)
+    if _state["pooled"] and _state["pooled"][0] == os.getpid():  # another app's store before
+        _state["pooled"][1].dispose()
+    _state.update(writer=writer, engine=store_engine(url, pooled=False), url=url, pooled=None)
     rollups.install(app, url, writer)
     app.extensions["flask_perf"].writers["dashboard"] = writer
     app.extensions["flask_perf"].dashboard_dropped = _state["dropped"]

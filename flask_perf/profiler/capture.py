@@ -14,9 +14,9 @@ was done inline. Now the request thread keeps only what it alone can read:
 - only a request that sent a body: the body and the form, read before the view (the view
   may consume the stream), redacted and capped there as before;
 
-and ``Captured.measurement()``, called by the store's BatchWriter thread (store.py),
-builds the same record from them: werkzeug's ``Request`` over the copied environ gives
-the same ``args``, ``headers`` and ``base_url`` the view saw.
+and ``Captured.measurement()`` (record.py), called by the store's BatchWriter thread
+(store.py), builds the same record from them: werkzeug's ``Request`` over the copied
+environ gives the same ``args``, ``headers`` and ``base_url`` the view saw.
 """
 import functools
 import json
@@ -24,57 +24,12 @@ import time
 
 from flask import current_app, request
 from flask_profiler import flask_profiler as fp
-from werkzeug.wrappers import Request as EnvironView
 
 from flask_perf.limits import Caps, truncated
-from flask_perf.redaction import redact_items, redact_text, redact_value, sensitive_names
+from flask_perf.profiler.record import Captured, Policy
+from flask_perf.redaction import redact_items, redact_text, redact_value
 
 _HEAVY = ("werkzeug.request", "wsgi.input")  # the parsed request and the body's stream
-
-
-class Policy:
-    """What the app's config says to redact and cap (read at its first profiled request)."""
-
-    def __init__(self, config):
-        self.headers, self.fields = sensitive_names(config)
-        self.caps = Caps.of(config)  # every value stored is attacker text of any size
-        self.version = config["PERF_VERSION"]
-
-
-class Captured:
-    """One request as its wrapper saw it; ``measurement()`` is flask-profiler's record."""
-
-    __slots__ = ("policy", "name", "args", "kwargs", "started", "ended", "environ", "endpoint", "body", "form")
-
-    def __init__(self, policy, name, args, kwargs, started, ended, environ, endpoint, body, form):
-        self.policy, self.name, self.args, self.kwargs = policy, name, args, kwargs
-        self.started, self.ended, self.environ, self.endpoint = started, ended, environ, endpoint
-        self.body, self.form = body, form
-
-    def measurement(self) -> dict:
-        """flask-profiler's record, with ``context_json``: its context serialised once (the
-        size check of ``Caps.record`` and the stored column are the same JSON)."""
-        headers, fields, caps = self.policy.headers, self.policy.fields, self.policy.caps
-        seen = EnvironView(self.environ, populate_request=False)
-        context = {
-            "url": caps.text(_base_url(*(self.environ.get(key) for key in _URL_KEYS))),
-            "args": caps.mapping(redact_items(seen.args.items(), fields).items()),
-            "form": self.form or {},
-            "body": self.body or "",
-            "headers": caps.mapping(redact_items(seen.headers.items(), headers).items()),
-            "func": self.endpoint,
-            "ip": seen.remote_addr,
-            "app_version": self.policy.version,
-        }
-        context_json = json.dumps(context, default=str)
-        if len(context_json) > caps.record_chars:
-            context = caps.record(context, ("headers", "args", "form", "body"))
-            context_json = json.dumps(context, default=str)
-        return {"name": self.name, "args": caps.tree(list(self.args)),
-                "kwargs": caps.tree(redact_items(self.kwargs.items(), fields)), "method": seen.method,
-                "startedAt": self.started, "endedAt": self.ended,
-                "elapsed": round(self.ended - self.started, 6), "context": context,
-                "context_json": context_json}
 
 
 def wrap_endpoint(view):
@@ -106,17 +61,6 @@ def wrap_endpoint(view):
             store.writer.put(Captured(policy, name, args, kwargs, started, ended, copied,
                                       rule.endpoint if rule is not None else None, body, form))
     return wrapper
-
-
-_URL_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "PATH_INFO")
-
-
-@functools.lru_cache(maxsize=1024)
-def _base_url(*values) -> str:
-    """werkzeug's ``base_url`` of a request with these ``_URL_KEYS`` (IRI decoding is the
-    costly part of a record; an app's requests share few paths)."""
-    return EnvironView({key: value for key, value in zip(_URL_KEYS, values) if value is not None},
-                       populate_request=False).base_url
 
 
 @functools.lru_cache(maxsize=1024)

@@ -24,6 +24,7 @@ from sqlalchemy import (Column, Double, Index, Integer, MetaData, String, Table,
 from flask_perf.profiler import rollups
 from flask_perf.stores import indexes
 from flask_perf.stores.backfill import Backfill, pending
+from flask_perf.stores.column_types import widen_floats
 from flask_perf.stores.engines import store_engine
 from flask_perf.stores.writer import BatchWriter
 
@@ -31,7 +32,8 @@ metadata = MetaData()
 measurements = Table(
     "measurements", metadata,
     Column("id", Integer, primary_key=True),
-    # DOUBLE: MariaDB's FLOAT (4 bytes) rounded these epoch seconds to 2 minutes
+    # DOUBLE: MariaDB's FLOAT (4 bytes) rounded these epoch seconds to 2 minutes (an older
+    # store's FLOAT columns are widened at start: stores/column_types.py)
     Column("started_at", Double, nullable=False),
     Column("ended_at", Double, nullable=False),
     Column("elapsed", Double, nullable=False),
@@ -88,6 +90,7 @@ class ProfilerStore(BaseStorage):
         super().__init__()
         self.engine = store_engine(conf["db_url"])
         metadata.create_all(self.engine)
+        widen_floats(self.engine, "measurements", ("started_at", "ended_at", "elapsed"))  # older MariaDB stores
         indexes.ensure_indexes(self.engine, indexes.PROFILER)
         self.version = conf.get("app_version")
         self.max_rows = max(1, int(conf.get("max_rows") or DEFAULT_MAX_ROWS))

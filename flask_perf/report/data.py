@@ -16,7 +16,8 @@ from flask_perf.loadtest.results import load_runs
 from flask_perf.stores.engines import store_engine, store_url
 from flask_perf.stores.histogram import Histogram
 from flask_perf.wsgi_profiler import NAME, list_profiles, profile_dir
-from flask_perf.report.classify import Shares, StackRow, classify_profile, classify_stack
+from flask_perf.report.classify import classify_profile
+from flask_perf.report.stack_sample import stack_bottlenecks
 
 PERCENTILES = (50, 95, 99)
 
@@ -106,7 +107,7 @@ def bottlenecks(app, per_endpoint: int = 20, shown: int = 12) -> list[dict]:
     Rows ``{"endpoint", "source", "shares"}``, the endpoints with the most profiled
     time first; an endpoint profiled both ways gets one row per source.
     """
-    rows = _profile_bottlenecks(app, per_endpoint) + _stack_bottlenecks(app, per_endpoint)
+    rows = _profile_bottlenecks(app, per_endpoint) + stack_bottlenecks(app, per_endpoint)
     rows.sort(key=lambda r: (-r["shares"].total / r["shares"].profiles, r["endpoint"], r["source"]))
     return rows[:shown]
 
@@ -135,36 +136,3 @@ def _profile_bottlenecks(app, per_endpoint: int) -> list[dict]:
         shares = replace(classify_profile(pstats.Stats(*paths)), profiles=len(paths))
         rows.append({"endpoint": endpoint, "source": f"{len(paths)} .prof files", "shares": shares})
     return rows
-
-
-def _stack_bottlenecks(app, per_endpoint: int) -> list[dict]:
-    engine = store_engine(store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db"))
-    request = table("Request", column("id"), column("endpoint_id"), column("status_code"))
-    endpoint = table("Endpoint", column("id"), column("name"))
-    line = table("StackLine", column("request_id"), column("code_id"), column("position"),
-                 column("indent"), column("duration"))
-    code = table("CodeLine", column("id"), column("filename"), column("function_name"))
-    profiled = (select(request.c.id, endpoint.c.name).join(endpoint, endpoint.c.id == request.c.endpoint_id)
-                .where(request.c.status_code < 400,
-                       request.c.id.in_(select(line.c.request_id).where(line.c.indent > 0)))
-                .order_by(request.c.id.desc()).limit(2000))
-    try:
-        with engine.connect() as conn:
-            chosen: dict[str, list[int]] = defaultdict(list)
-            for request_id, name in conn.execute(profiled):
-                if len(chosen[name]) < per_endpoint:
-                    chosen[name].append(request_id)
-            ids = [i for group in chosen.values() for i in group]
-            lines = (select(line.c.request_id, line.c.indent, line.c.duration, code.c.filename,
-                            code.c.function_name).join(code, code.c.id == line.c.code_id)
-                     .where(line.c.request_id.in_(ids)).order_by(line.c.request_id, line.c.position))
-            per_request = defaultdict(list)
-            for request_id, *row in (conn.execute(lines) if ids else ()):
-                per_request[request_id].append(StackRow(*row))
-    except Exception:  # no dashboard store (yet)
-        return []
-    finally:
-        engine.dispose()
-    return [{"endpoint": name, "source": f"{len(ids)} level-3 call stacks",
-             "shares": sum((classify_stack(per_request[i]) for i in ids), Shares(profiles=0))}
-            for name, ids in chosen.items()]

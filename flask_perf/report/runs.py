@@ -20,6 +20,8 @@ LABEL_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _REQUEST = table("Request", column("endpoint_id"), column("duration"), column("status_code"),
                  column("version_requested"), column("time_requested"))
 _ENDPOINT = table("Endpoint", column("id"), column("name"))
+_SUMMARY = table("fmd_rollup_summary", column("version_requested"), column("last_at"))  # dashboard/rollups.py
+_PROGRESS = table("perf_rollup_backfill", column("source"), column("done_id"), column("high_id"))
 
 
 def run_label(version: str, start: datetime) -> str:
@@ -50,10 +52,14 @@ def read_rows(url: str, stmt) -> list:
 
 
 def test_run_labels(url: str) -> list[str]:
-    """The test-run labels of the dashboard store at ``url``, newest first."""
-    stmt = (select(_REQUEST.c.version_requested, func.max(_REQUEST.c.time_requested))
-            .where(_REQUEST.c.version_requested.like(f"%{TEST_RUN}%"))
-            .group_by(_REQUEST.c.version_requested))
+    """The test-run labels of the dashboard store at ``url``, newest first: from the summary
+    rollup (a row per endpoint, version and user) once the store's history is rolled up,
+    else from every request (a LIKE no index serves: 1 s at 5M requests)."""
+    summary, progress = _SUMMARY.c, _PROGRESS.c
+    rolled_up = read_rows(url, select(progress.done_id >= progress.high_id).where(progress.source == "dashboard"))
+    column, last = ((summary.version_requested, func.max(summary.last_at)) if rolled_up and rolled_up[0][0]
+                    else (_REQUEST.c.version_requested, func.max(_REQUEST.c.time_requested)))
+    stmt = select(column, last).where(column.like(f"%{TEST_RUN}%")).group_by(column)
     runs = [(label_time(label), str(last), label) for label, last in read_rows(url, stmt)]
     return [label for when, last, label in sorted((r for r in runs if r[0]), reverse=True)]
 

@@ -39,6 +39,8 @@ query_finding = Table(
 
 def _check_request(response):
     queries = recorded_queries()
+    if len(queries) < 2:  # nothing can repeat: no config read, no set of statements
+        return response
     threshold = int(current_app.config["PERF_N_PLUS_ONE_THRESHOLD"])
     if may_repeat(queries, threshold):
         writer = current_app.extensions["flask_perf"].writers["query_findings"]

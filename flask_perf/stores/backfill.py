@@ -1,17 +1,15 @@
 """Rolling up the history of a store written before rollups existed, in the background.
 
-When a source's rollup tables are first created in a store, ``start_marker`` records
-the highest raw id there is (``high_id``): the writers roll up every newer row as they
-insert it, the backfill every row up to it, so nothing is counted twice. ``Backfill``
-runs in a daemon thread per process, started with its store writer's thread (the first
+Where each source stands (``progress``: rolled up to ``done_id`` of ``high_id``) and
+what a release that adds tiers does is backfill_marker.py. ``Backfill`` runs in a
+daemon thread per process, started with its store writer's thread (the first
 request stored; the app answers at once): chunks of PERF_ROLLUP_BACKFILL_CHUNK rows
 (default 50,000) are read and aggregated outside any write transaction, then written with
 the progress marker in one short transaction, PERF_ROLLUP_BACKFILL_PAUSE_S apart. Workers
 share the job through a lease on the progress row (one works, the others wait; a dead
 one's lease expires), and the marker only moves from the value a worker read, so a chunk
-is never applied twice; ``flask perf status`` shows the marker (status.py). The marker
-names the source's tier tables: when a release changes them, they are emptied and
-rebuilt the same way from the raw rows still kept.
+is never applied twice; ``flask perf status`` shows the marker (status.py). A subclass
+fills other derived tables the same way (``read_chunk`` and ``apply``).
 """
 import logging
 import os
@@ -19,49 +17,16 @@ import socket
 import threading
 import time
 
-from sqlalchemy import (BigInteger, Column, Double, MetaData, String, Table, delete, func, insert,
-                        or_, select, update)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 
+from flask_perf.stores.backfill_marker import filling, pending, progress, start_marker  # noqa: F401
 from flask_perf.stores.engines import store_engine
 from flask_perf.stores.rollups import Source, aggregate, write
 
 logger = logging.getLogger("flask_perf")
 LEASE_S, BUSY_WAIT_S, ERROR_WAIT_S = 60.0, 2.0, 30.0
-metadata = MetaData()
-progress = Table(
-    "perf_rollup_backfill", metadata,
-    Column("source", String(64), primary_key=True),
-    Column("low_id", BigInteger, nullable=False), Column("high_id", BigInteger, nullable=False),
-    Column("done_id", BigInteger, nullable=False), Column("rows_done", BigInteger, nullable=False),
-    Column("started_at", Double, nullable=False), Column("finished_at", Double),
-    Column("owner", String(128)), Column("lease_until", Double, nullable=False, default=0.0),
-    Column("layout", String(512), nullable=False, default=""),  # the tier tables, comma-separated
-)
-
-
-def start_marker(engine, source: Source) -> None:
-    """Record where the writers' rollups begin (once per store and source). A source whose
-    tiers changed since (a release added one) has them all rebuilt from the raw rows."""
-    metadata.create_all(engine)
-    raw_id, layout = source.raw.c.id, ",".join(tier.table.name for tier in source.tiers)
-    mine = progress.c.source == source.name
-    try:
-        with engine.begin() as conn:
-            if (mark := conn.execute(select(progress.c.layout).where(mine)).first()) is not None:
-                if mark.layout == layout:
-                    return
-                for tier in source.tiers:
-                    conn.execute(delete(tier.table))
-                conn.execute(delete(progress).where(mine))
-            high = conn.execute(select(func.max(raw_id))).scalar() or 0  # one index probe each
-            low = conn.execute(select(func.min(raw_id))).scalar() or 0
-            now = time.time()
-            conn.execute(insert(progress).values(
-                source=source.name, low_id=low, high_id=high, done_id=max(0, low - 1) if high else 0,
-                rows_done=0, started_at=now, finished_at=None if high else now, layout=layout))
-    except IntegrityError:  # another worker recorded it first: its marker holds
-        pass
+_starting = threading.Lock()
 
 
 class Backfill:
@@ -75,7 +40,10 @@ class Backfill:
         """Start the background roll-up in this process, once (a forked worker starts its own)."""
         if self.done or self._pid == os.getpid():
             return
-        self._pid = os.getpid()
+        with _starting:  # two writer threads may store their first rows at once
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"[:128]
         threading.Thread(target=self._run, name=f"rollup-backfill-{self.source.name}", daemon=True).start()
 
@@ -84,8 +52,13 @@ class Backfill:
             try:
                 self.run()
                 return
-            except Exception:
-                logger.exception("rolling up the history of %s failed; retrying", self.source.name)
+            except Exception as exc:
+                if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+                    # Another process holds the write lock for long (an index of a big table
+                    # built on first start): an expected wait, no traceback.
+                    logger.info("rolling up the history of %s waits for the store's write lock", self.source.name)
+                else:
+                    logger.exception("rolling up the history of %s failed; retrying", self.source.name)
                 time.sleep(ERROR_WAIT_S)
 
     def run(self) -> None:
@@ -109,22 +82,31 @@ class Backfill:
         if not self._claim(writer):
             time.sleep(BUSY_WAIT_S)  # another worker holds the lease
             return False
-        raw = self.source.raw
         with reader.connect() as conn:
-            rows = conn.execute(select(*self.source.raw_columns())
-                                .where(raw.c.id > mark.done_id, raw.c.id <= mark.high_id)
-                                .order_by(raw.c.id).limit(self.chunk)).mappings().all()
-        last = rows[-1]["id"] if rows else mark.high_id
-        cells = aggregate(self.source, rows)
+            work, last, count = self.read_chunk(conn, mark)
         now = time.time()
         with writer.begin() as conn:
             moved = conn.execute(update(progress).where(
                 progress.c.source == self.source.name, progress.c.done_id == mark.done_id).values(
-                done_id=last, rows_done=progress.c.rows_done + len(rows), lease_until=now + LEASE_S,
+                done_id=last, rows_done=progress.c.rows_done + count, lease_until=now + LEASE_S,
                 finished_at=now if last >= mark.high_id else None)).rowcount
             if moved == 1:
-                write(conn, self.source, cells)
+                self.apply(conn, work, mark)
         return moved == 1
+
+    def read_chunk(self, conn, mark) -> tuple[object, int, int]:
+        """(what to write, the last raw id it covers, raw rows) of the next chunk, read
+        and aggregated outside the write transaction (only the tiers being filled)."""
+        raw = self.source.raw
+        rows = conn.execute(select(*self.source.raw_columns())
+                            .where(raw.c.id > mark.done_id, raw.c.id <= mark.high_id)
+                            .order_by(raw.c.id).limit(self.chunk)).mappings().all()
+        last = rows[-1]["id"] if rows else mark.high_id
+        return aggregate(self.source, rows, filling(self.source, mark.layout)), last, len(rows)
+
+    def apply(self, conn, work, mark) -> None:
+        """Write a chunk in the transaction that moves the marker."""
+        write(conn, self.source, work)
 
     def _claim(self, writer) -> bool:
         now = time.time()
@@ -134,14 +116,3 @@ class Backfill:
                 or_(progress.c.owner.is_(None), progress.c.owner == self.owner,
                     progress.c.lease_until < now)).values(owner=self.owner, lease_until=now + LEASE_S)
             ).rowcount == 1
-
-
-def pending(engine, source: Source) -> bool:
-    """Older rows of the store are not all rolled up yet (``engine``: also a Connection)."""
-    query = select(progress).where(progress.c.source == source.name)
-    if hasattr(engine, "in_transaction"):  # a Connection
-        mark = engine.execute(query).first()
-    else:
-        with engine.connect() as conn:
-            mark = conn.execute(query).first()
-    return mark is not None and mark.done_id < mark.high_id

@@ -7,7 +7,8 @@ index). ``cells(conn, source, group, where, start, end)`` gives one ``Cell`` -- 
 Histogram and the count per status class -- per value of the ``group`` columns, from
 the histogram tiers that have those columns, coarsest first; without a range it reads
 the coarsest alone, which holds everything (also the rows retention removed from the
-raw table). ``summary`` reads a source's summary tier.
+raw table). ``tier_cells`` reads one tier named by the caller (a dedicated one: never
+chosen for a range), ``summary`` a summary tier.
 Group values come back as stored: '' for a NULL string, 0 for a NULL id.
 """
 import math
@@ -65,8 +66,8 @@ def cells(conn, source: Source, group: tuple[str, ...], where: dict | None = Non
           start: float | None = None, end: float | None = None) -> dict[tuple, Cell]:
     where, out = where or {}, defaultdict(Cell)
     needed = {*group, *where}
-    tiers = {t.period: t for t in source.tiers if t.buckets and needed <= set(t.dims)}  # coarsest first
-    tiers = dict(sorted(tiers.items(), reverse=True))
+    tiers = {t.period: t for t in source.tiers if t.buckets and not t.dedicated and needed <= set(t.dims)}
+    tiers = dict(sorted(tiers.items(), reverse=True))  # coarsest first
     if start is None and end is None:  # everything: the coarsest tier holds it all
         _tier(conn, next(iter(tiers.values())).table, group, where, None, None, out)
         return out
@@ -77,6 +78,13 @@ def cells(conn, source: Source, group: tuple[str, ...], where: dict | None = Non
             _raw(conn, source, group, where, lo, hi, out)
         else:
             _tier(conn, tiers[period].table, group, where, lo, hi, out)
+    return out
+
+
+def tier_cells(conn, table, group: tuple[str, ...], where: dict | None = None) -> dict[tuple, Cell]:
+    """One ``Cell`` per value of ``group`` from every period of one histogram tier."""
+    out = defaultdict(Cell)
+    _tier(conn, table, group, where or {}, None, None, out)
     return out
 
 
@@ -115,7 +123,8 @@ def per_hour(conn, source: Source, group: tuple[str, ...], where: dict | None, s
     """(group values..., hour start as epoch seconds) → requests, from the hour tier and the
     raw rows of the partial hours at either end."""
     where, out = where or {}, defaultdict(int)
-    tier = next(t for t in source.tiers if t.period == HOUR and t.buckets and {*group, *where} <= set(t.dims))
+    tier = next(t for t in source.tiers if t.period == HOUR and t.buckets and not t.dedicated
+                and {*group, *where} <= set(t.dims))
     for period, lo, hi in spans(start, end, (HOUR,)):
         table = source.raw if period is None else tier.table
         cols = [table.c[name] for name in group]

@@ -13,19 +13,17 @@ rollups commit or roll back together and counts stay exact. Keys are written in 
 order: concurrent writers lock rollup rows in the same order instead of deadlocking.
 The group columns carry the raw table's column names; NULL is stored as '' (0 for ids).
 """
-import calendar
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Double, Index, Integer, MetaData, SmallInteger, Table
 
-from flask_perf.stores.histogram import bucket_of
-from flask_perf.stores.upsert import upsert_statement
 
 HOUR, DAY, MONTH = 3600, 86400, 30 * 86400  # MONTH: fixed 30-day periods from the epoch
 HISTOGRAM_MERGE = {"count": "sum", "total_ms": "sum", "min_ms": "min", "max_ms": "max"}
 SUMMARY_MERGE = {"count": "sum", "first_at": "min", "last_at": "max"}
 _OPTIONS = {"mysql_collate": "utf8mb4_bin", "sqlite_with_rowid": False}  # keys compared exactly
+_EPOCH = datetime(1970, 1, 1)
 
 
 def histogram_table(metadata: MetaData, name: str, dims: list[Column], buckets: bool = True) -> Table:
@@ -56,6 +54,7 @@ def key(name: str, type_) -> Column:
 class Tier:
     table: Table
     period: int | None  # seconds; None: the summary
+    dedicated: bool = False  # read only when named (rollup_reads.tier_cells), never chosen for a range
     dims: tuple[str, ...] = field(init=False)  # its group columns
     buckets: bool = field(init=False)  # a histogram (else totals per period, or the summary)
 
@@ -76,6 +75,7 @@ class Source:
     tiers: tuple[Tier, ...]
     metadata: MetaData
     _empty: dict = field(default_factory=dict)
+    on_write: list = field(default_factory=list)  # called (no arguments) before each write
 
     def __post_init__(self):
         for tier in self.tiers:
@@ -87,64 +87,34 @@ class Source:
         return self._empty[dim] if value is None else value
 
     def raw_columns(self) -> list[Column]:
-        """The raw columns a roll-up reads (never the big text ones)."""
+        """The raw columns a roll-up reads (never the big text ones), each once."""
         names = ("id", *self._empty, self.time, self.duration, *((self.status,) if self.status else ()))
-        return [self.raw.c[name] for name in names]
+        return [self.raw.c[name] for name in dict.fromkeys(names)]
 
     def __call__(self, conn, rows) -> None:
-        """BatchWriter's ``on_batch``: roll ``rows`` up in the insert's transaction."""
+        """BatchWriter's ``on_batch`` (and any other writer's): roll ``rows`` up in the insert's
+        transaction. ``on_write`` hooks run first (the backfill starts with any first write)."""
+        for hook in self.on_write:
+            hook()
         write(conn, self, aggregate(self, rows))
 
     def create_schema(self, engine) -> None:
         """The rollup tables, and where the backfill of older rows starts (backfill.py)."""
-        from flask_perf.stores import backfill
+        from flask_perf.stores import backfill_marker
 
         self.metadata.create_all(engine)
-        backfill.start_marker(engine, self)
+        backfill_marker.start_marker(engine, self)
 
-    def record(self, row) -> tuple[dict, float, float, int]:
-        """(group values, epoch seconds, duration ms, status class) of a raw row."""
-        dims = {dim: (empty if (v := row.get(dim)) is None else v) for dim, empty in self._empty.items()}
-        when = row.get(self.time)
+    def record(self, row) -> tuple[tuple, float, float, int]:
+        """(group values in ``_empty``'s order, epoch seconds, duration ms, status class) of a raw row."""
+        get = row.get
+        dims = tuple([empty if (v := get(dim)) is None else v for dim, empty in self._empty.items()])
+        when = get(self.time)
         if isinstance(when, datetime):
-            when = (calendar.timegm(when.timetuple()) + when.microsecond / 1e6 if when.tzinfo is None
-                    else when.timestamp())
-        status = row.get(self.status) if self.status else None
-        return dims, float(when or 0), float(row.get(self.duration) or 0) * self.ms_per_unit, \
+            when = (when - _EPOCH).total_seconds() if when.tzinfo is None else when.timestamp()
+        status = get(self.status) if self.status else None
+        return dims, float(when or 0), float(get(self.duration) or 0) * self.ms_per_unit, \
             min(9, max(0, int(status or 0) // 100))
 
 
-def aggregate(source: Source, rows) -> dict[Tier, dict[tuple, list]]:
-    """Per tier: key → [count, sum, min, max] of the durations (summary: [count, first, last])."""
-    cells = {tier: {} for tier in source.tiers}
-    for row in rows:
-        dims, when, ms, status = source.record(row)
-        bucket = bucket_of(ms)
-        for tier, acc in cells.items():
-            base = tuple(dims[d] for d in tier.dims)
-            if tier.period is None:
-                value, cell_key = when, base
-            else:
-                value, period = ms, int(when // tier.period * tier.period)
-                cell_key = base + ((period, bucket, status) if tier.buckets else (period, status))
-            cell = acc.get(cell_key)
-            if cell is None:
-                acc[cell_key] = [1, value, value, value] if tier.period else [1, value, value]
-            elif tier.period:
-                cell[0] += 1
-                cell[1] += value
-                cell[2], cell[3] = min(cell[2], value), max(cell[3], value)
-            else:
-                cell[0] += 1
-                cell[1], cell[2] = min(cell[1], value), max(cell[2], value)
-    return cells
-
-
-def write(conn, source: Source, cells: dict[Tier, dict[tuple, list]]) -> None:
-    for tier, acc in cells.items():
-        if not acc:
-            continue
-        merge = HISTOGRAM_MERGE if tier.period else SUMMARY_MERGE
-        names = [c.name for c in tier.table.primary_key.columns] + list(merge)
-        conn.execute(upsert_statement(tier.table, conn.dialect.name, merge),
-                     [dict(zip(names, (*k, *acc[k]))) for k in sorted(acc)])
+from flask_perf.stores.rollup_writes import aggregate, write  # noqa: E402 - they use Source and Tier

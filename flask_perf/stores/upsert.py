@@ -2,7 +2,10 @@
 
 SQLite and PostgreSQL: ``INSERT … ON CONFLICT (primary key) DO UPDATE``; MariaDB and
 MySQL: ``INSERT … ON DUPLICATE KEY UPDATE``. ``merge`` maps each value column to
-"sum", "min" or "max"; one statement per table and dialect, built once.
+"sum", "min" or "max"; one statement per table and dialect, built once. ``upsert_rows``
+runs it compiled, through the driver's executemany with plain tuples: the writers roll
+up every batch they insert, and SQLAlchemy's per-row parameter handling cost them
+about as much as the rollups' SQL itself.
 """
 from sqlalchemy import Table, func
 
@@ -34,3 +37,23 @@ def upsert_statement(table: Table, dialect: str, merge: dict[str, str]):
         stmt = stmt.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=values)
     _statements[cache_key] = stmt
     return stmt
+
+
+_compiled: dict = {}
+
+
+def upsert_rows(conn, table: Table, merge: dict[str, str], rows: list[tuple]) -> None:
+    """``rows``: (primary key columns..., ``merge`` columns...) in that order."""
+    dialect = conn.dialect
+    cache_key = (table, dialect.name, dialect.paramstyle)
+    if cache_key not in _compiled:
+        names = [c.name for c in table.primary_key.columns] + list(merge)
+        compiled = upsert_statement(table, dialect.name, merge).compile(dialect=dialect, column_keys=names)
+        order = [names.index(n) for n in compiled.positiontup] if compiled.positional else None
+        _compiled[cache_key] = (compiled.string, names, None if order == list(range(len(names))) else order)
+    sql, names, order = _compiled[cache_key]
+    if not dialect.positional:
+        rows = [dict(zip(names, row)) for row in rows]
+    elif order is not None:
+        rows = [tuple([row[i] for i in order]) for row in rows]
+    conn.exec_driver_sql(sql, rows)
