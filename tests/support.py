@@ -156,3 +156,17 @@ def guarded_page(browser, base_url: str, password: str, screenshot: Path):
     context.close()
     assert page.outside_requests == [], "the page reached outside the machine"
     assert page.errors == [], "JavaScript errors on the page"
+
+
+def require_command(name: str) -> str:
+    """The path of a system command the test needs: fail in CI without it, skip elsewhere
+    (scripts/system-deps.sh installs it)."""
+    import shutil
+
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (scripts/system-deps.sh installs it)"
+        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+    return path

@@ -6,24 +6,19 @@ sqlmap must find the planted injection and must really test each target (paramet
 requests), so a broken invocation cannot pass as "not injectable".
 """
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, require_command
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    if shutil.which("sqlmap") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("sqlmap is not installed (scripts/system-deps.sh installs it)")
-        pytest.skip("sqlmap is not on PATH (Debian package sqlmap; scripts/system-deps.sh installs it)")
+    require_command("sqlmap")
     path = tmp_path_factory.mktemp("probe") / "probe.json"
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "probe.py"), "--quick", "--json", str(path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)

@@ -23,7 +23,7 @@ from flask_perf import ConfigError, FlaskPerf
 from flask_perf.headers import CSP
 from flask_perf.profiler import assets as profiler_assets
 from tests.conftest import SMALL
-from tests.support import ROOT, development_server, flush_monitoring, run_flask, start_gunicorn
+from tests.support import ROOT, development_server, flush_monitoring, require_command, run_flask, start_gunicorn
 from webapp import create_app
 from webapp.seed import seed
 
@@ -429,10 +429,7 @@ def test_random_keys_are_accepted(instance_path, key):
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory):
-    if shutil.which("chromium") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed")
-        pytest.skip("chromium is not installed")
+    require_command("chromium")
     instance = tmp_path_factory.mktemp("xss")
     with development_server(instance, ("--students", "60", "--classes", "6", "--per-student", "2"),
                             APP_PERF_MONITOR_PASSWORD=PASSWORD) as proc:

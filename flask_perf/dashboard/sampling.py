@@ -15,8 +15,8 @@ next token: no lock; the every-N-th count runs while there are tokens).
 A profiled request cost its process ~15-25 ms of CPU in FMD's threads (a query and an
 insert per stack line): at 10 per second and worker that was a quarter of a
 development server's throughput under load (benchmarks/overhead.py); stacks.py now
-stores a stack in a few statements (~1 ms). All the others take the level-1 path (level1.py:
-a timer and a queue append), so counts stay exact.
+stores a stack in a few statements (~1 ms). All the others take the level-1 path
+(level1.py: a timer and a queue append), so counts stay exact.
 """
 import functools
 import itertools
