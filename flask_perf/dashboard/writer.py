@@ -26,7 +26,7 @@ import threading
 import time
 
 from flask_perf.dashboard import level1, rollups
-from flask_perf.stores.engines import health_dir, store_engine
+from flask_perf.stores.engines import health_dir, sqlite_inode, store_engine
 from flask_perf.stores.writer import BatchWriter, Throttle, is_transient
 
 logger = logging.getLogger("flask_perf")
@@ -75,7 +75,7 @@ def writing_connection():
         pid, engine, inode = _state["pooled"] or (None, None, None)
         if pid != os.getpid():
             engine = store_engine(_state["url"])
-        now = _inode(engine)
+        now = sqlite_inode(engine)
         if now != inode and pid == os.getpid():
             engine.dispose()
         _state["pooled"] = (os.getpid(), engine, now)
@@ -85,14 +85,6 @@ def writing_connection():
 
 def count_drop(exc: Exception) -> None:
     _state["dropped"].add(exc)  # logged once a minute; `flask perf status` shows the count
-
-
-def _inode(engine) -> int | None:
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    try:
-        return os.stat(path).st_ino if path else None
-    except FileNotFoundError:
-        return None
 
 
 @contextlib.contextmanager

@@ -148,3 +148,13 @@ def schema_lock(directory: str):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def sqlite_inode(engine) -> int | None:
+    """The inode of ``engine``'s SQLite file (None for another database, or no file yet):
+    a changed one means the file was deleted or replaced under pooled connections."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    try:
+        return os.stat(path).st_ino if path else None
+    except FileNotFoundError:
+        return None

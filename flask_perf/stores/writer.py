@@ -28,7 +28,7 @@ import time
 
 from sqlalchemy import insert
 
-from flask_perf.stores.engines import open_private, private_dir
+from flask_perf.stores.engines import open_private, private_dir, sqlite_inode
 
 logger = logging.getLogger("flask_perf")
 ERROR_LOG_INTERVAL_S = 60
@@ -227,12 +227,7 @@ class BatchWriter:
         self._inode = inode
 
     def _current_inode(self) -> int | None:
-        if self._sqlite_path is None:
-            return None
-        try:
-            return os.stat(self._sqlite_path).st_ino
-        except FileNotFoundError:
-            return None
+        return sqlite_inode(self.engine)
 
     def _recreate_schema(self) -> None:
         """A deleted SQLite file comes back empty: create the table again."""
