@@ -596,3 +596,22 @@ def test_workers_share_a_backfill_without_counting_a_row_twice(store_url):
         done = conn.execute(text("SELECT rows_done FROM perf_rollup_backfill WHERE source = 'dashboard'")).scalar()
     assert {k: v[0] for k, v in counted.items()} == {(1,): 1000, (2,): 1000, (3,): 1000} and done == 3000
     engine.dispose()
+
+
+def test_an_end_in_whole_seconds_covers_that_second(store_url):
+    """The page asks up to ``moment().unix()``: a request that ended 0.7 s into that
+    second is listed (it used to be hidden until the next second)."""
+    from flask_perf.profiler.store import ProfilerStore
+
+    store = ProfilerStore({"db_url": store_url})
+    second = int(time.time()) - 5
+    for offset in (0.7, 1.2):
+        store.insert({"startedAt": second + offset - 0.01, "endedAt": second + offset, "elapsed": 0.01,
+                      "args": [], "kwargs": {}, "method": "GET", "name": "/edge"})
+    assert store.writer.flush()
+    listed = store.filter({"startedAt": str(second - 60), "endedAt": str(second)})
+    assert [round(row["endedAt"] - second, 3) for row in listed] == [0.7]
+    exact = store.filter({"startedAt": str(second - 60), "endedAt": f"{second + 0.5}"})
+    assert exact == []
+    summary = store.getSummary({"startedAt": str(second - 60), "endedAt": str(second + 1)})
+    assert [row["count"] for row in summary] == [2]

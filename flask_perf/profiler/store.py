@@ -119,12 +119,17 @@ class ProfilerStore(BaseStorage):
     @staticmethod
     def _range(criteria: dict):
         """(startedAt, endedAt, elapsed or None, {method/name: value}) of the criteria; times
-        clamped to [0, MAX_TIME], a NaN or an infinite ``elapsed`` is a bad criterion."""
+        clamped to [0, MAX_TIME], a NaN or an infinite ``elapsed`` is a bad criterion.
+
+        An ``endedAt`` in whole seconds covers that whole second: the page sends
+        ``moment().unix()``, which would otherwise hide the requests of the current second."""
         now = time.time()
         start, end = _number(criteria, "startedAt", now - 7 * 86400), _number(criteria, "endedAt", now + 0.5)
         elapsed = _number(criteria, "elapsed", None)
         if math.isnan(start) or math.isnan(end) or not math.isfinite(elapsed or 0.0):
             raise BadCriteria("startedAt, endedAt and elapsed must be finite numbers")
+        if math.isfinite(end) and end == math.floor(end) and criteria.get("endedAt") not in (None, ""):
+            end += 0.999999
         return (min(max(start, 0.0), MAX_TIME), min(max(end, 0.0), MAX_TIME), elapsed,
                 {k: criteria[k] for k in ("method", "name") if criteria.get(k)})
 
