@@ -16,7 +16,7 @@ configuration costs before the server benchmark (overhead.py) says how much.
 with 300 and 700 requests; the difference of the two totals / 400 is the
 instructions per request (DIR: a folder seeded by a previous run, /tmp/inprocess-*).
 Under callgrind everything runs ~50 times slower, so what is timed by the clock needs
-scaling: ``--linger 12`` (the writers' batches), and for level 3
+scaling: ``--linger 50`` (the writers' batches), and for level 3
 ``--set APP_PERF_DASHBOARD_STACKS_PER_SECOND=0 --set APP_PERF_DASHBOARD_STACK_SAMPLE_EVERY=150
 --set APP_PERF_DASHBOARD_SAMPLING_PERIOD_MS=1000`` (a stack every 150th request, as the cap
 gives in-process, each with the one sample a fast request gets). Instruction counts
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="APP_KEY=VALUE",
                         help="extra config on top of each configuration, e.g. APP_PERF_DASHBOARD_LEVEL=3")
     parser.add_argument("--work", type=Path, help="a folder seeded by an earlier run (/tmp/inprocess-*)")
-    parser.add_argument("--linger", type=float, help="seconds each store writer gathers a batch (default 0.25; "
+    parser.add_argument("--linger", type=float, help="seconds each store writer gathers a batch (default 1.0; "
                         "under callgrind, ~50 times that keeps batches as large as a real run's)")
     args = parser.parse_args()
     if args.work:  # one configuration per process: the tools keep per-process state

@@ -105,7 +105,14 @@ def recorded(app) -> dict:
             "JOIN Endpoint e ON e.id = r.endpoint_id JOIN ExceptionType t ON t.id = o.exception_type_id "
             "JOIN ExceptionMessage m ON m.id = o.exception_msg_id").fetchall()
         exceptions = Counter((*row[:5], stack(conn, row[5])) for row in occurrences)
-    return {"overview": overview, "requests": requests, "exceptions": exceptions}
+        means = dict(conn.execute("SELECT e.name, AVG(r.duration) FROM Request r "
+                                  "JOIN Endpoint e ON e.id = r.endpoint_id GROUP BY e.name").fetchall())
+    from flask_monitoringdashboard.core import cache  # FMD's per-process duration cache (its outliers' mean)
+
+    durations = {name: (info.hits, info.average_duration, info.last_requested is not None)
+                 for name, info in cache.memory_cache.items() if name in VIEWS}
+    return {"overview": overview, "requests": requests, "exceptions": exceptions, "durations": durations,
+            "means": means}
 
 
 def stack(conn, snapshot: int) -> tuple:
@@ -163,3 +170,14 @@ def test_errors_are_stored_with_their_exceptions(stock_and_ours):
     assert ours["exceptions"] == stock["exceptions"] - Counter(aborted)
     assert ours["exceptions"][("boom", 500, "RuntimeError", "the view failed", 0, ("boom",))] == 4
     assert ours["exceptions"][("captured", 200, "ValueError", "handled by the view", 1, ("captured",))] == 3
+
+
+def test_the_duration_cache_counts_every_request_with_its_mean(stock_and_ours):
+    """FMD's in-memory cache (hits and mean duration per endpoint, which its outlier check
+    compares against): updated per batch by our writer, per request by FMD's wrapper."""
+    stock, ours = stock_and_ours
+    assert {name: hits for name, (hits, _, _) in ours["durations"].items()} == \
+        {name: hits for name, (hits, _, _) in stock["durations"].items()}
+    assert ours["durations"]["plain"][0] == 5 and ours["durations"]["boom"][0] == 4
+    for name, (_hits, mean, requested) in ours["durations"].items():
+        assert requested and mean == pytest.approx(ours["means"][name], rel=1e-9)

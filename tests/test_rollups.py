@@ -137,7 +137,8 @@ def perf_app(path, **config) -> Flask:
     app = Flask("rollups_app", instance_path=str(path))
     app.config.update(SECRET_KEY="rollups-test-" + "k" * 32, PERF_STORE_DIR=str(path / "mon"),
                       PERF_MONITOR_PASSWORD=PASSWORD, PERF_TOOLBAR_ENABLED=False, PERF_VERSION="v3",
-                      PERF_DASHBOARD_STACKS_PER_SECOND=0, PROPAGATE_EXCEPTIONS=False, **config)
+                      PERF_DASHBOARD_STACKS_PER_SECOND=0, PERF_DASHBOARD_STACKS_IN_FLIGHT=1000,  # every /slow profiled
+                      PROPAGATE_EXCEPTIONS=False, **config)
     for rule, view in (("/fast", fast), ("/slow/<int:ms>", slow), ("/boom", boom), ("/missing", missing),
                        ("/json", as_json)):
         app.add_url_rule(rule, view.__name__.replace("as_", ""), view)  # real functions: level 3 reads their source

@@ -504,7 +504,7 @@ def test_a_level_set_through_one_worker_applies_in_all(tmp_path):
             deadline = time.monotonic() + 15
             while profiled(tmp_path) < before[1] + 20 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            time.sleep(1.0)  # the dashboard's writer lingers 0.25 s per batch
+            time.sleep(2.5)  # the dashboard's writer lingers 1 s per batch (DEFAULT_LINGER_S)
             return fmd_requests(tmp_path) - before[0], profiled(tmp_path) - before[1]
 
         assert after_change("0") == (0, 20)  # stock FMD: the other worker still recorded its share

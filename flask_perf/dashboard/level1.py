@@ -10,9 +10,10 @@ FMD stores and moves the work off the request:
 - request thread: ``time.time()`` before and after the view, the status
   (FMD's ``status_code_from_response``), ``REMOTE_ADDR`` and the raw ``X-Loadtest-Run``
   header, and one ``SimpleQueue`` put on the dashboard's BatchWriter;
-- writer thread (``rows``): FMD's duration cache, the group (``limits.run_label``, as
-  ``dashboard._load_test_run`` gives FMD), ``time_requested`` (the end of the view),
-  and the ``Request`` row with the keys the rollups read (writer.py's ``on_batch``);
+- writer thread (``rows``): FMD's duration cache (once a batch: ``update_duration_cache``),
+  the group (``limits.run_label``, as ``dashboard._load_test_run`` gives FMD),
+  ``time_requested`` (the end of the view), and the ``Request`` row with the keys the
+  rollups read (writer.py's ``on_batch``);
 - a view that raised something other than an ``HTTPException``, or called
   ``flask_monitoringdashboard.capture``: FMD's ``ExceptionCollector`` is built then
   (on the request thread: it reads the request), and the writer thread stores the
@@ -22,6 +23,7 @@ FMD stores and moves the work off the request:
 Level 3 (sampling.py) sends the requests it does not profile through the same wrapper.
 """
 import functools
+import threading
 from datetime import datetime, timezone
 from time import time
 
@@ -83,26 +85,50 @@ def _put_raised(put, timing: tuple, version: str, exc: BaseException) -> None:
     put((*timing, status, environ.get("REMOTE_ADDR"), environ.get(RUN_ENVIRON), version, collector))
 
 
+_batch = threading.local()  # per writer thread: endpoint name -> [requests, total ms] of its batch
+
+
 def rows(item) -> list[dict]:
     """The writer thread's half (BatchWriter ``prepare``): the Request row of one request,
     or none when FMD's own code stored it with its exceptions. A dict is a row already."""
-    from flask_monitoringdashboard.core.cache import update_duration_cache
-
     if isinstance(item, dict):
         return [item]
     endpoint_id, name, started, ended, status, ip, run, version, collector = item
     duration = (ended - started) * 1000
     group = str(run_label(run))  # FMD's get_group_by of dashboard._load_test_run: "None" if no run
-    try:
-        update_duration_cache(endpoint_name=name, duration=duration)
-    except Exception:  # an endpoint FMD's cache does not know: the request is still stored
-        pass
+    durations = _batch.__dict__.setdefault("durations", {})
+    pending = durations.get(name)
+    if pending is None:
+        durations[name] = [1, duration]
+    else:
+        pending[0] += 1
+        pending[1] += duration
     if collector is not None and (collector.user_captured_exceptions or collector.uncaught_exception):
         _store_with_exceptions(endpoint_id, duration, ip, group, status, collector)
         return []
     return [{"endpoint_id": endpoint_id, "duration": duration, "ip": ip, "group_by": group,
              "status_code": status, "version_requested": version,
              "time_requested": datetime.fromtimestamp(ended, timezone.utc)}]
+
+
+def update_duration_cache() -> None:
+    """FMD's duration cache (each endpoint's average and hits, its last request), once per
+    batch (BatchWriter ``after_prepare``): what ``update_duration_cache`` did per request,
+    its running mean taken over the batch's total at once."""
+    from flask_monitoringdashboard.core import cache
+
+    pending = list(_batch.__dict__.pop("durations", {}).items())
+    if not pending:
+        return
+    now = datetime.now(timezone.utc)
+    with cache.mutex:
+        for name, (count, total) in pending:
+            info = cache.memory_cache.get(name)
+            if info is None:  # an endpoint FMD's cache does not know: its requests are still stored
+                continue
+            info.last_requested = now
+            info.average_duration = (info.average_duration * info.hits + total) / float(info.hits + count)
+            info.hits += count
 
 
 def _store_with_exceptions(endpoint_id, duration, ip, group, status, collector) -> None:

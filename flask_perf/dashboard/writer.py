@@ -140,7 +140,8 @@ def install(app, url: str) -> BatchWriter:
 
     writer = BatchWriter(store_engine(url), Request.__table__, "dashboard", health_dir=health_dir(app),
                          on_batch=rollups.SOURCE,  # each batch rolled up in its transaction
-                         prepare=level1.rows)  # what level1.py's wrapper queued -> Request rows
+                         prepare=level1.rows,  # what level1.py's wrapper queued -> Request rows
+                         after_prepare=level1.update_duration_cache)
     if _state["pooled"] and _state["pooled"][0] == os.getpid():  # another app's store before
         _state["pooled"][1].dispose()
     _state.update(writer=writer, engine=store_engine(url, pooled=False), url=url, pooled=None)

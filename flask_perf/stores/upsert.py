@@ -3,11 +3,13 @@
 SQLite and PostgreSQL: ``INSERT … ON CONFLICT (primary key) DO UPDATE``; MariaDB and
 MySQL: ``INSERT … ON DUPLICATE KEY UPDATE``. ``merge`` maps each value column to
 "sum", "min" or "max"; one statement per table and dialect, built once. ``upsert_rows``
-runs it compiled, through the driver's executemany with plain tuples: the writers roll
-up every batch they insert, and SQLAlchemy's per-row parameter handling cost them
-about as much as the rollups' SQL itself.
+runs it compiled, through the driver with plain tuples (on SQLite as multi-row
+statements: multirow.py): the writers roll up every batch they insert, and
+SQLAlchemy's per-row parameter handling cost them about as much as the rollups' SQL itself.
 """
 from sqlalchemy import Table, func
+
+from flask_perf.stores.multirow import execute_rows
 
 _statements: dict = {}
 
@@ -56,4 +58,4 @@ def upsert_rows(conn, table: Table, merge: dict[str, str], rows: list[tuple]) ->
         rows = [dict(zip(names, row)) for row in rows]
     elif order is not None:
         rows = [tuple([row[i] for i in order]) for row in rows]
-    conn.exec_driver_sql(sql, rows)
+    execute_rows(conn, sql, len(names), rows)  # SQLite: multi-row statements

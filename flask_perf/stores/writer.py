@@ -12,7 +12,8 @@ logged once per interval, not per request. ``flush()`` waits until everything
 queued so far is stored; it runs at interpreter exit, so a stopping worker loses
 nothing it had accepted. ``prepare(item)``, if given, turns what a request queued
 (raw values, cheap to capture) into the rows to insert, in the writer thread: the
-request path does no formatting, redaction or lookups. ``on_batch(conn, rows)``, if given, runs in each batch's
+request path does no formatting, redaction or lookups; ``after_prepare()``, if given,
+runs once the items of a batch are prepared (per-batch work of ``prepare``). ``on_batch(conn, rows)``, if given, runs in each batch's
 transaction after the insert (the rollups: stores/rollups.py), so both commit together;
 if it has ``create_schema(engine)``, a recreated store gets its tables too.
 ``when_started(fn)`` runs ``fn`` in the writer thread when it starts in a process (the
@@ -29,10 +30,11 @@ import time
 from sqlalchemy import insert
 
 from flask_perf.stores.engines import open_private, private_dir, sqlite_inode
+from flask_perf.stores.multirow import insert_rows
 
 logger = logging.getLogger("flask_perf")
 ERROR_LOG_INTERVAL_S = 60
-DEFAULT_LINGER_S = 0.25
+DEFAULT_LINGER_S = 1.0  # a worker at 500 req/s commits once a second, ~500 rows a batch
 _process = {"pid": os.getpid()}  # os.getpid() is a system call: not on every put
 os.register_at_fork(after_in_child=lambda: _process.update(pid=os.getpid()))
 
@@ -73,9 +75,9 @@ class _FlushMark:
 class BatchWriter:
     def __init__(self, engine, table, name: str, max_queue: int = 50_000, batch: int = 1000,
                  health_dir: str | None = None, linger_s: float = DEFAULT_LINGER_S, on_batch=None,
-                 prepare=None):
+                 prepare=None, after_prepare=None):
         self.engine, self.table, self.name, self.on_batch = engine, table, name, on_batch
-        self.prepare = prepare
+        self.prepare, self.after_prepare = prepare, after_prepare
         self.batch, self.linger_s, self.max_queue = batch, linger_s, max_queue
         self._started_hooks: list = []
         self._flush_now = threading.Event()
@@ -176,6 +178,11 @@ class BatchWriter:
             except Exception as exc:
                 self.dropped += 1
                 self._log_error(f"could not prepare a row: {type(exc).__name__}: {exc}")
+        if self.after_prepare is not None:
+            try:
+                self.after_prepare()
+            except Exception as exc:  # what it updates is secondary to the rows
+                self._log_error(f"after preparing a batch: {type(exc).__name__}: {exc}")
         return rows
 
     def _write(self, rows: list[dict]) -> None:
@@ -184,7 +191,8 @@ class BatchWriter:
             try:
                 self._check_file()
                 with self.engine.begin() as conn:
-                    conn.execute(insert(self.table), rows)
+                    if not insert_rows(conn, self.table, rows):  # SQLite: multi-row statements
+                        conn.execute(insert(self.table), rows)
                     if self.on_batch is not None:
                         self.on_batch(conn, rows)
                 self.written += len(rows)
