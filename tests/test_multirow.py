@@ -8,7 +8,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, create_engine, event, insert, select
+from sqlalchemy import (Column, DateTime, Float, Integer, MetaData, String, Table, create_engine, event, func,
+                        insert, select)
 
 from flask_perf.stores.multirow import MAX_PARAMS, insert_rows
 from flask_perf.stores.rollups import HISTOGRAM_MERGE, histogram_table, key
@@ -26,10 +27,11 @@ HOURLY = histogram_table(metadata, "hourly", [key("endpoint_id", Integer), key("
 @pytest.fixture
 def engine(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'rows.db'}")
-    statements = []  # every statement run, as SQLite starts it
+    statements, sent = [], []  # every statement run, as SQLite starts it; and as sent, with its ?s
     event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
     metadata.create_all(engine)
-    engine.statements = statements
+    engine.statements, engine.sent = statements, sent
     yield engine
     engine.dispose()
 
@@ -43,11 +45,13 @@ def sample(count: int) -> list[dict]:
 def test_rows_are_stored_as_sqlalchemy_stores_them_in_a_few_statements(engine):
     rows = sample(1000)  # 4 values a row: 249 rows a statement
     with engine.begin() as conn:
-        del engine.statements[:]
+        del engine.statements[:], engine.sent[:]
         assert insert_rows(conn, OURS, rows)
         inserts = [sql for sql in engine.statements if sql.startswith("INSERT")]
+        sent = list(engine.sent)
         conn.execute(insert(THEIRS), rows)
-    assert len(inserts) == -(-1000 // (MAX_PARAMS // 4)) == 5
+    assert len(inserts) == len(sent) == 10  # SQLite ran each statement once
+    assert MAX_PARAMS // 4 == 249 and [sql.count("(?, ?, ?, ?)") for sql in sent] == [128] * 7 + [64, 32, 8]
     with engine.connect() as conn:
         ours, theirs = (conn.execute(select(table).order_by(table.c.id)).all() for table in (OURS, THEIRS))
     assert ours == theirs and len(ours) == 1000  # same values, types and order (ids follow the batch)
@@ -69,9 +73,22 @@ def test_upserts_merge_across_chunks_as_one_row_at_a_time_would(engine):
     batch = [(endpoint, "v1", 3600 * hour, 0, 2, 1, 2.0, 2.0, 2.0) for endpoint in range(40) for hour in range(10)]
     with engine.begin() as conn:
         del engine.statements[:]
-        upsert_rows(conn, HOURLY, HISTOGRAM_MERGE, batch)  # 400 rows of 9 values: 4 statements
+        upsert_rows(conn, HOURLY, HISTOGRAM_MERGE, batch)  # 400 rows of 9 values: 6 × 64 + 16
         upsert_rows(conn, HOURLY, HISTOGRAM_MERGE, [(*row[:5], 2, 1.0, 0.5, 0.5) for row in batch])
-        assert len([sql for sql in engine.statements if sql.startswith("INSERT")]) == 2 * 4
+        assert len([sql for sql in engine.statements if sql.startswith("INSERT")]) == 2 * 7
         stored = conn.execute(select(HOURLY.c["count", "total_ms", "min_ms", "max_ms"]).distinct()).all()
         assert stored == [(3, 3.0, 0.5, 2.0)]
         assert len(conn.execute(select(HOURLY)).all()) == 400
+
+
+def test_batches_of_any_size_share_a_few_statements(engine):
+    """pysqlite keeps each distinct statement it prepared (128 per connection), and one of
+    hundreds of values weighs tens of KB: batches of every size from 1 to 300 rows must
+    not make a statement each."""
+    with engine.begin() as conn:
+        del engine.sent[:]
+        for size in range(1, 301):
+            assert insert_rows(conn, OURS, sample(size))
+        inserts = [sql for sql in engine.sent if sql.startswith("INSERT")]
+        assert len(set(inserts)) == 8  # 1, 2, 4, … 128 rows
+        assert conn.execute(select(func.count()).select_from(OURS)).scalar() == 300 * 301 // 2

@@ -5,9 +5,10 @@ it back after. A writer thread storing 500 rows that way hands the GIL to the re
 thread and waits for it again hundreds of times a batch, and every hand-over costs the
 request thread a wait and kernel time (``benchmarks/inprocess.py`` counts them). Here
 a batch is ``INSERT … VALUES (…), (…), …`` in chunks of at most ``MAX_PARAMS`` bound
-values (SQLite's limit before 3.32), the same statement with the same values: the
-rows, their order and their types do not change. MariaDB and PostgreSQL keep the
-driver's ``executemany`` (PyMySQL already sends an INSERT batch as one statement).
+values (SQLite's limit before 3.32) and a power of two rows (``_chunks``), the same
+statement with the same values: the rows, their order and their types do not change.
+MariaDB and PostgreSQL keep the driver's ``executemany`` (PyMySQL already sends an
+INSERT batch as one statement).
 
 ``insert_rows`` stores dict rows of a table the way SQLAlchemy's ``insert`` would (each
 column's bind processor, e.g. SQLite's DATETIME strings) and says False when it cannot
@@ -43,10 +44,22 @@ def execute_rows(conn, sql: str, width: int, rows: list[tuple]) -> None:
     if conn.dialect.name != "sqlite" or len(rows) < 2:
         conn.exec_driver_sql(sql, rows)
         return
-    per = max(1, MAX_PARAMS // width)
-    for start in range(0, len(rows), per):
-        chunk = rows[start:start + per]
-        conn.exec_driver_sql(_expanded(sql, width, len(chunk)), tuple(itertools.chain.from_iterable(chunk)))
+    for start, count in _chunks(len(rows), max(1, MAX_PARAMS // width)):
+        chunk = rows[start:start + count]
+        conn.exec_driver_sql(_expanded(sql, width, count), tuple(itertools.chain.from_iterable(chunk)))
+
+
+def _chunks(total: int, most: int):
+    """(start, rows) of each statement: powers of two, the largest first. pysqlite keeps
+    every distinct statement it prepared (up to 128 per connection), and a statement of
+    hundreds of values weighs tens of KB: chunks of any size filled a worker with ~6 MB
+    of them; this way a table has at most eight."""
+    size, start = 1 << (most.bit_length() - 1), 0
+    while start < total:
+        while size > total - start:
+            size >>= 1
+        yield start, size
+        start += size
 
 
 @functools.lru_cache(maxsize=256)

@@ -13,9 +13,11 @@ queued so far is stored; it runs at interpreter exit, so a stopping worker loses
 nothing it had accepted. ``prepare(item)``, if given, turns what a request queued
 (raw values, cheap to capture) into the rows to insert, in the writer thread: the
 request path does no formatting, redaction or lookups; ``after_prepare()``, if given,
-runs once the items of a batch are prepared (per-batch work of ``prepare``). ``on_batch(conn, rows)``, if given, runs in each batch's
-transaction after the insert (the rollups: stores/rollups.py), so both commit together;
-if it has ``create_schema(engine)``, a recreated store gets its tables too.
+runs once the items of a batch are prepared (per-batch work of ``prepare``). On SQLite
+a batch goes in as multi-row statements (multirow.py: one GIL hand-over per chunk, not
+per row). ``on_batch(conn, rows)``, if given, runs in each batch's transaction after the
+insert (the rollups: stores/rollups.py), so both commit together; if it has
+``create_schema(engine)``, a recreated store gets its tables too.
 ``when_started(fn)`` runs ``fn`` in the writer thread when it starts in a process (the
 pruner starts that way: no per-request check).
 """
