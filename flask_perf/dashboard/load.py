@@ -6,23 +6,14 @@ per day with one query per day, and orders its endpoint list by a count over the
 whole ``Request`` table. Here the counts come from the hour tier and the raw rows of
 the partial hours at either end (stores/rollup_reads.per_hour), and the endpoints are
 ordered by the summary tier's hits. Same JSON shapes; counts exact.
-
-The endpoint page's other replacements (statuses.py, occurrences.py, profiler_reads.py)
-are imported here too, for patches.py's rows.
 """
 import bisect
 import datetime
 
 from flask_monitoringdashboard.core.timezone import to_local_datetime, to_utc_datetime
 
-from flask_perf.dashboard.occurrences import (count_endpoint_grouped_exceptions,  # noqa: F401
-                                              count_grouped_exceptions, count_outliers,
-                                              get_exception_groups, get_outlier_graph, get_outlier_table)
 from flask_perf.dashboard.overview import hits_per_endpoint
-from flask_perf.dashboard.profiler_reads import (count_profiled_requests, get_grouped_profiler,  # noqa: F401
-                                                 get_profiler_table)
 from flask_perf.dashboard.rollups import SOURCE
-from flask_perf.dashboard.statuses import get_error_requests, get_status_code_distribution  # noqa: F401
 from flask_perf.stores.rollup_reads import per_hour
 
 HOURS = [f"{h:02d}:00" for h in range(24)]

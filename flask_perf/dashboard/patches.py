@@ -13,8 +13,8 @@ that read every request (``ROLLUP_READS``: their data from the rollups instead).
 configuration, set in __init__.py, not patches.
 """
 from flask_perf import dashboard
-from flask_perf.dashboard import (assets, level1, levels, load, login, overview, sampling,
-                                  store, versions, writer)
+from flask_perf.dashboard import (assets, level1, levels, load, login, occurrences, overview,
+                                  profiler_reads, sampling, statuses, store, versions, writer)
 from flask_perf.dashboard import exceptions as dashboard_exceptions
 from flask_perf.patching import VIEWS, Patch, once
 
@@ -62,19 +62,19 @@ ROLLUP_READS = (
     _read("version", "get_version_user_data", versions.get_version_user_data, "version_user"),
     _read("version", "get_version_ip_data", versions.get_version_ip_data, "version_ip"),
     _read("endpoint", "get_ips", versions.get_ips, "ips"),
-    _read("endpoint", "get_status_code_distribution", load.get_status_code_distribution,
+    _read("endpoint", "get_status_code_distribution", statuses.get_status_code_distribution,
           "endpoint_status_code_summary"),
-    _read("endpoint", "get_error_requests", load.get_error_requests, "endpoint_status_code_summary"),
-    _read("exception", "get_exception_groups", load.get_exception_groups, "get_exception_occurrence"),
-    _read("exception", "count_grouped_exceptions", load.count_grouped_exceptions, "num_exceptions"),
-    _read("exception", "count_endpoint_grouped_exceptions", load.count_endpoint_grouped_exceptions,
+    _read("endpoint", "get_error_requests", statuses.get_error_requests, "endpoint_status_code_summary"),
+    _read("exception", "get_exception_groups", occurrences.get_exception_groups, "get_exception_occurrence"),
+    _read("exception", "count_grouped_exceptions", occurrences.count_grouped_exceptions, "num_exceptions"),
+    _read("exception", "count_endpoint_grouped_exceptions", occurrences.count_endpoint_grouped_exceptions,
           "num_endpoint_exceptions"),
-    _read("outlier", "count_outliers", load.count_outliers, "num_outliers"),
-    _read("outlier", "get_outlier_graph", load.get_outlier_graph, "outlier_graph"),
-    _read("outlier", "get_outlier_table", load.get_outlier_table, "outlier_table"),
-    _read("profiler", "count_profiled_requests", load.count_profiled_requests, "num_profiled"),
-    _read("profiler", "get_grouped_profiler", load.get_grouped_profiler, "grouped_profiler"),
-    _read("profiler", "get_profiler_table", load.get_profiler_table, "profiler_table"),
+    _read("outlier", "count_outliers", occurrences.count_outliers, "num_outliers"),
+    _read("outlier", "get_outlier_graph", occurrences.get_outlier_graph, "outlier_graph"),
+    _read("outlier", "get_outlier_table", occurrences.get_outlier_table, "outlier_table"),
+    _read("profiler", "count_profiled_requests", profiler_reads.count_profiled_requests, "num_profiled"),
+    _read("profiler", "get_grouped_profiler", profiler_reads.get_grouped_profiler, "grouped_profiler"),
+    _read("profiler", "get_profiler_table", profiler_reads.get_profiler_table, "profiler_table"),
     _read("endpoint", "get_endpoints", load.get_endpoints, "endpoints"),
     _read("request", "get_hourly_load", load.get_hourly_load, "hourly_load"),
     _read("request", "get_num_requests_data", load.get_num_requests_data, "num_requests"),
