@@ -21,8 +21,9 @@ Works around, in FMD 5.1:
   from the app (dashboard_assets.py);
 - bad path values in its JSON API answer 500 or run for minutes: checked first
   (dashboard_guard.py);
-- scipy.stats imported at load for one report function (~70 MB per worker):
-  deferred to first use (dashboard_lazy.py, called by the package);
+- scipy.stats imported at load for one report function (~70 MB per worker), numpy
+  and APScheduler (~25 MB) for its pages and a scheduler we never start: deferred to
+  first use (lazy.py);
 - outlier records keep every header and the whole WSGI environ, the config view
   shows the store URL with its password: redacted, and capped (limits.py); the
   config view answered 500 to anonymous clients: sent to the login like the rest;
@@ -43,26 +44,29 @@ import contextlib
 import io
 import logging
 
-import flask_monitoringdashboard as fmd
 import pytz
 from flask import current_app, request
 from sqlalchemy import update
 
-from flask_perf.dashboard import assets as dashboard_assets
-from flask_perf.dashboard import csrf as dashboard_csrf
-from flask_perf.dashboard import guard as dashboard_guard
-from flask_perf.dashboard import levels as dashboard_levels
-from flask_perf.dashboard import login as dashboard_login
-from flask_perf.dashboard import sampling as dashboard_sampling
-from flask_perf.dashboard import store as dashboard_store
-from flask_perf.dashboard import writer as dashboard_writer
+from flask_perf.dashboard.lazy import deferred_imports
 from flask_perf.limits import Caps, run_label, truncated
 from flask_perf.loadtest import RUN_HEADER
 from flask_perf.patching import apply as apply_patches
-from flask_perf.redaction import (redact_environ, redact_items, redact_url,
-                                         sensitive_names)
+from flask_perf.redaction import redact_environ, redact_items, redact_url, sensitive_names
 from flask_perf.state import is_tool_endpoint
 from flask_perf.stores.engines import redacted_url, store_engine, store_url
+
+with deferred_imports():  # numpy and APScheduler: FMD imports them at load, its pages use them
+    import flask_monitoringdashboard as fmd
+
+    from flask_perf.dashboard import assets as dashboard_assets
+    from flask_perf.dashboard import csrf as dashboard_csrf
+    from flask_perf.dashboard import guard as dashboard_guard
+    from flask_perf.dashboard import levels as dashboard_levels
+    from flask_perf.dashboard import login as dashboard_login
+    from flask_perf.dashboard import sampling as dashboard_sampling
+    from flask_perf.dashboard import store as dashboard_store
+    from flask_perf.dashboard import writer as dashboard_writer
 
 logger = logging.getLogger("flask_perf")
 URL_PREFIX = "/dashboard"
@@ -74,6 +78,11 @@ ANONYMOUS_STATE_CHANGERS = (
 
 
 def init_app(app) -> None:
+    with deferred_imports():  # FMD's views and the modules the patch rows name load here
+        _init_app(app)
+
+
+def _init_app(app) -> None:
     from flask_perf.dashboard import patches  # its rows name this module's replacements
 
     url = store_url(app, "PERF_DASHBOARD_DATABASE_URL", "dashboard.db")

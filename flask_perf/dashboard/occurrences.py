@@ -17,7 +17,6 @@ traces). Same JSON as FMD's.
 import ast
 import json
 
-import numpy
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, distinct, func, select
 
 from flask_perf.dashboard.rollups import ENDPOINT, REQUEST
@@ -107,6 +106,8 @@ def _simplify(values, n: int) -> list:
     """FMD's ``simplify``: the values, or ``n`` percentiles of them (computed in one call)."""
     if len(values) <= n:
         return values
+    import numpy  # here, not at load: ~15 MB a worker until a dashboard page needs it (lazy.py)
+
     return list(numpy.percentile(numpy.asarray(values), [i * 100 // (n - 1) for i in range(n)]))
 
 

@@ -14,7 +14,6 @@ deviations, in FMD's order. Until ``fmd_profiled`` is complete, FMD's own code a
 from collections import defaultdict
 from types import SimpleNamespace
 
-import numpy
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 from flask_perf.dashboard.profiled import LINE, PROFILED, ready
@@ -84,6 +83,8 @@ def get_grouped_profiler(session, endpoint_id) -> list[dict]:
         for request_id, indent, duration, filename, code in rows:
             stacks[request_id].append(SimpleNamespace(indent=indent, duration=duration,
                                                       code=SimpleNamespace(filename=filename, code=code)))
+    import numpy  # here, not at load: ~15 MB a worker until a dashboard page needs it (lazy.py)
+
     histogram, path_hash = defaultdict(list), PathHash()
     requests = [stacks[i] for i in ids if stacks[i]]  # FMD's order: newest first
     for lines in requests:
