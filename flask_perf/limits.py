@@ -10,9 +10,14 @@ PERF_MAX_RECORD_CHARS. What is cut says so: ``…[truncated N chars]``,
 
 ``init_app`` applies PERF_MAX_CONTENT_LENGTH (1 MiB) as ``MAX_CONTENT_LENGTH`` when the
 app has none, and answers 413 to a declared body over the limit before any view or
-tool runs (Flask itself refuses only when a view reads the body). ``run_label`` accepts
+tool runs (Flask itself refuses only when a view reads the body). A chunked body (no
+``Content-Length``; servers that decode chunks set ``wsgi.input_terminated``) is read
+up to one byte over the limit first: over it, 413; within it, the app gets it as a body
+of known length (werkzeug would cut it at the limit without a word, and the view would
+answer 400 to a body that lost its end). ``run_label`` accepts
 the load-test label only as a short token (``RUN_LABEL``); anything else is no group.
 """
+import io
 import json
 import re
 from dataclasses import dataclass, replace
@@ -126,11 +131,32 @@ def run_label(value) -> str | None:
 
 
 def _refuse_oversized_body():
-    if not request.environ.get("CONTENT_LENGTH"):
-        return  # no declared length (every GET): nothing to refuse before a view reads it
-    limit = request.max_content_length
-    if limit is not None and (request.content_length or 0) > limit:
-        abort(413, description=f"The request body is larger than {limit} bytes.")
+    environ, limit = request.environ, request.max_content_length
+    if limit is None:
+        return
+    if not environ.get("CONTENT_LENGTH"):  # every GET; and a chunked body
+        if "HTTP_TRANSFER_ENCODING" in environ:
+            _take_chunked_body(environ, limit)
+        return
+    if (request.content_length or 0) > limit:
+        _too_large(limit)
+
+
+def _take_chunked_body(environ, limit: int) -> None:
+    """A body without a declared length, read now: 413 past ``limit``, else one of known length."""
+    if ("chunked" not in environ["HTTP_TRANSFER_ENCODING"].lower() or not environ.get("wsgi.input_terminated")
+            or "stream" in request.__dict__):  # not decoded by the server (werkzeug reads none), or read already
+        return
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        _too_large(limit)
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    del environ["HTTP_TRANSFER_ENCODING"]  # the chunks are decoded: werkzeug reads a plain body
+    request.__dict__.pop("content_length", None)
+
+
+def _too_large(limit: int):
+    abort(413, description=f"The request body is larger than {limit} bytes.")
 
 
 def init_app(app) -> None:
