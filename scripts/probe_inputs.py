@@ -4,7 +4,8 @@
 and bodies, XSS payloads, planted secrets -- each ``send(base_url, port)`` returning the
 status of every request (0: no answer) and the bytes it sent. ``sizes`` / ``settle``
 measure every store file under the instance folder (each ``*.db`` with its ``-wal``):
-``settle`` waits until no size changes for 0.75 s (the writers linger 0.25 s), then
+``settle`` waits until no size changes for 1 s longer than the writers linger
+(flask_perf.stores.writer.DEFAULT_LINGER_S), then
 checkpoints each WAL into its database (TRUNCATE) so two measurements compare.
 ``find_secrets`` greps the bytes of every store file for the planted values.
 
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from flask_perf.stores.writer import DEFAULT_LINGER_S
 
 PER_REQUEST_BYTES = 64 * 1024
 SLACK_BYTES = 512 * 1024
@@ -244,7 +247,7 @@ def checkpoint(instance: Path) -> bool:
     return done
 
 
-def settle(instance: Path, quiet_s: float = 0.75, timeout_s: float = 30) -> dict[str, int]:
+def settle(instance: Path, quiet_s: float = DEFAULT_LINGER_S + 1, timeout_s: float = 30) -> dict[str, int]:
     """The store sizes once nothing has been written for ``quiet_s``, WALs checkpointed."""
     deadline, last, still_since = time.monotonic() + timeout_s, None, time.monotonic()
     while time.monotonic() < deadline:

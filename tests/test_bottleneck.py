@@ -1,6 +1,7 @@
 """The bottleneck finder: verdicts on real plans, index hints applied, N+1, explain CLI."""
 import logging
 import sqlite3
+import time
 
 import pytest
 from flask import jsonify
@@ -133,3 +134,32 @@ def test_duplicates_are_found():
     found = repeats([Q("SELECT 1 FROM t WHERE id = ?", (1,)), Q("SELECT 1 FROM t WHERE id = ?", (1,)),
                      Q("SELECT 1 FROM t WHERE id = ?", (2,))], threshold=5)
     assert [(r.kind, r.count) for r in found] == [("duplicate", 2)]
+
+
+def test_slowest_statements_group_by_shape_and_keep_the_slowest_sample(make_app, tmp_path):
+    from flask_perf.sql.slow_queries import metadata, slow_query
+    from flask_perf.sql.statements import slowest_statements
+    from flask_perf.stores.engines import store_engine
+
+    app = make_app("bare", PERF_STORE_DIR=str(tmp_path / "store"))
+    assert slowest_statements(app, None, "sqlite") == []  # no store yet: nothing, no error
+    engine = store_engine(f"sqlite:///{tmp_path / 'store' / 'slow_queries.db'}")
+    metadata.create_all(engine)
+    now = time.time()
+    rows = [("SELECT * FROM s WHERE id = 1", "a", 10.0, now, "sqlite", {"p": 1}),
+            ("SELECT * FROM s WHERE id = 2", "b", 30.0, now, "sqlite", {"p": 2}),
+            ("SELECT * FROM s WHERE id = 3", "a", 20.0, now - 7200, "sqlite", {"p": 3}),
+            ("SELECT * FROM s WHERE id = 1", "a", 15.0, now, "sqlite", {"p": 4}),
+            ("SELECT 1", None, 5.0, now, "sqlite", None),
+            ("SELECT * FROM s WHERE id = 9", "c", 99.0, now, "mysql", {"p": 9})]
+    with engine.begin() as conn:
+        conn.execute(slow_query.insert(), [dict(statement=s, endpoint=e, duration_ms=d, recorded_at=t, dialect=dl,
+                                                parameters=p) for s, e, d, t, dl, p in rows])
+    engine.dispose()
+    every, plain = slowest_statements(app, None, "sqlite")
+    assert every["shape"] == "SELECT * FROM s WHERE id = ?"
+    assert (every["count"], every["mean"], every["max"], every["endpoints"]) == (4, 18.75, 30.0, {"a", "b"})
+    assert (every["statement"], every["parameters"]) == ("SELECT * FROM s WHERE id = 2", {"p": 2})  # the slowest
+    assert (plain["count"], plain["parameters"], plain["endpoints"]) == (1, None, {None})
+    recent = slowest_statements(app, 3600, "sqlite")[0]  # the row of two hours ago left out
+    assert (recent["count"], recent["mean"]) == (3, 55 / 3)

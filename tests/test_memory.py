@@ -65,14 +65,15 @@ def test_the_stand_ins_cover_what_fmd_imports():
 
     from flask_perf.dashboard.lazy import STAND_INS
 
+    heavy = ("numpy", "apscheduler")
     wanted: dict[str, set] = {}
     for path in Path(flask_monitoringdashboard.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("numpy", "apscheduler"):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in heavy:
                 wanted.setdefault(node.module, set()).update(alias.name for alias in node.names)
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    if alias.name.split(".")[0] in ("numpy", "apscheduler"):
+                    if alias.name.split(".")[0] in heavy:
                         wanted.setdefault(alias.name, set())
     assert wanted, "FMD no longer imports numpy or APScheduler: lazy.deferred_imports can go"
     for module, names in wanted.items():

@@ -13,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Index, MetaData, Table, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from flask_perf.cli_types import Duration
 from flask_perf.sql import explain as explainer
@@ -22,27 +23,39 @@ from flask_perf.stores.engines import store_engine, store_url
 
 
 def slowest_statements(app, since_s: float | None, dialect: str) -> list[dict]:
-    """Slow-query rows grouped by shape: count, mean, max and the slowest sample."""
+    """Slow-query rows grouped by shape: count, mean, max and the slowest sample.
+
+    The rows are streamed without their parameters (up to PERF_MAX_RECORD_CHARS each) and
+    each distinct statement text is normalised once; only the slowest sample of each shape
+    has its parameters read, by id. The store holds up to PERF_RETENTION_MAX_ROWS rows."""
     engine = store_engine(store_url(app, "PERF_SLOW_QUERY_DATABASE_URL", "slow_queries.db"))
-    stmt = select(slow_query).where(slow_query.c.dialect == dialect)
+    columns = slow_query.c
+    stmt = select(columns.id, columns.statement, columns.endpoint, columns.duration_ms).where(
+        columns.dialect == dialect)
     if since_s:
-        stmt = stmt.where(slow_query.c.recorded_at >= time.time() - since_s)
-    groups: dict[str, dict] = defaultdict(lambda: {"count": 0, "total": 0.0, "max": -1.0})
+        stmt = stmt.where(columns.recorded_at >= time.time() - since_s)
+    groups: dict[str, dict] = defaultdict(lambda: {"count": 0, "total": 0.0, "max": -1.0, "endpoints": set()})
+    shapes: dict[str, str] = {}  # statement text -> shape
     try:
         with engine.connect() as conn:
-            rows = conn.execute(stmt).mappings().all()
-    except Exception:  # no store yet
-        rows = []
+            for row_id, statement, endpoint, duration in conn.execution_options(yield_per=5000).execute(stmt):
+                shape = shapes.get(statement)
+                if shape is None:
+                    shape = shapes[statement] = normalize(statement)
+                group = groups[shape]
+                group["count"] += 1
+                group["total"] += duration
+                group["endpoints"].add(endpoint)
+                if duration > group["max"]:
+                    group.update(max=duration, statement=statement, id=row_id)
+            ids = [group["id"] for group in groups.values()]
+            parameters = dict(conn.execute(select(columns.id, columns.parameters).where(columns.id.in_(ids))).all())
+    except SQLAlchemyError:  # no store yet
+        return []
     finally:
         engine.dispose()
-    for row in rows:
-        group = groups[normalize(row["statement"])]
-        group["count"] += 1
-        group["total"] += row["duration_ms"]
-        group.setdefault("endpoints", set()).add(row["endpoint"])
-        if row["duration_ms"] > group["max"]:
-            group.update(max=row["duration_ms"], statement=row["statement"], parameters=row["parameters"])
-    result = [{**g, "shape": shape, "mean": g["total"] / g["count"]} for shape, g in groups.items()]
+    result = [{**{k: v for k, v in g.items() if k != "id"}, "parameters": parameters.get(g["id"]),
+               "shape": shape, "mean": g["total"] / g["count"]} for shape, g in groups.items()]
     return sorted(result, key=lambda g: g["mean"], reverse=True)
 
 
