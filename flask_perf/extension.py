@@ -13,7 +13,7 @@ from flask_perf.dashboard.lazy import defer_scipy_stats
 defer_scipy_stats()  # before anything imports Flask-MonitoringDashboard (~70 MB per worker)
 
 from flask_perf import config as perf_config  # noqa: E402
-from flask_perf import headers, limits, secret_key  # noqa: E402
+from flask_perf import body_limit, headers, secret_key  # noqa: E402
 from flask_perf.config import ConfigError  # noqa: E402
 from flask_perf.sql import recording  # noqa: E402
 from flask_perf.state import PerfState  # noqa: E402
@@ -53,7 +53,7 @@ class FlaskPerf:
             app.config["PERF_VERSION"] = default_version(app)
         secret_key.check(app, name)  # production dashboard: a guessable key forges admin sessions
         state = app.extensions["flask_perf"] = PerfState(app, name)
-        limits.init_app(app)  # MAX_CONTENT_LENGTH default; 413 before any tool reads a body
+        body_limit.init_app(app)  # MAX_CONTENT_LENGTH default; 413 before any tool reads a body
         app.register_blueprint(Blueprint("flask_perf", __name__, static_folder="dashboard/static",
                                          static_url_path="/_flask_perf/static"))
         self._record_queries(app, state, engines)

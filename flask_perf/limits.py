@@ -1,4 +1,4 @@
-"""Caps on everything a request can make flask_perf store, and the request-body limit.
+"""Caps on everything a request can make flask_perf store.
 
 Everything a request sends — headers, query and form fields, the body, the path, the
 ``X-Loadtest-Run`` label — is attacker text of any size. Before it reaches a store it
@@ -6,23 +6,14 @@ goes through ``Caps`` (keys in config.py): each string at most PERF_MAX_FIELD_CH
 each mapping or list at most PERF_MAX_FIELDS entries, JSON nesting at most
 PERF_MAX_DEPTH, a raw body at most PERF_MAX_BODY_CHARS, one serialised record at most
 PERF_MAX_RECORD_CHARS. What is cut says so: ``…[truncated N chars]``,
-``[N more fields truncated]``.
-
-``init_app`` applies PERF_MAX_CONTENT_LENGTH (1 MiB) as ``MAX_CONTENT_LENGTH`` when the
-app has none, and answers 413 to a declared body over the limit before any view or
-tool runs (Flask itself refuses only when a view reads the body). A chunked body (no
-``Content-Length``; servers that decode chunks set ``wsgi.input_terminated``) is read
-up to one byte over the limit first: over it, 413; within it, the app gets it as a body
-of known length (werkzeug would cut it at the limit without a word, and the view would
-answer 400 to a body that lost its end). ``run_label`` accepts
-the load-test label only as a short token (``RUN_LABEL``); anything else is no group.
+``[N more fields truncated]``. ``run_label`` accepts the load-test label only as a
+short token (``RUN_LABEL``); anything else is no group. The request-body limit itself
+is body_limit.py's.
 """
-import io
 import json
 import re
 from dataclasses import dataclass, replace
 
-from flask import abort, request
 
 RUN_LABEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 MORE_FIELDS_KEY = "…"
@@ -128,43 +119,6 @@ def run_label(value) -> str | None:
     if isinstance(value, str) and RUN_LABEL.fullmatch(value):
         return value
     return None
-
-
-def _refuse_oversized_body():
-    environ, limit = request.environ, request.max_content_length
-    if limit is None:
-        return
-    if not environ.get("CONTENT_LENGTH"):  # every GET; and a chunked body
-        if "HTTP_TRANSFER_ENCODING" in environ:
-            _take_chunked_body(environ, limit)
-        return
-    if (request.content_length or 0) > limit:
-        _too_large(limit)
-
-
-def _take_chunked_body(environ, limit: int) -> None:
-    """A body without a declared length, read now: 413 past ``limit``, else one of known length."""
-    if ("chunked" not in environ["HTTP_TRANSFER_ENCODING"].lower() or not environ.get("wsgi.input_terminated")
-            or "stream" in request.__dict__):  # not decoded by the server (werkzeug reads none), or read already
-        return
-    body = environ["wsgi.input"].read(limit + 1)
-    if len(body) > limit:
-        _too_large(limit)
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-    del environ["HTTP_TRANSFER_ENCODING"]  # the chunks are decoded: werkzeug reads a plain body
-    request.__dict__.pop("content_length", None)
-
-
-def _too_large(limit: int):
-    abort(413, description=f"The request body is larger than {limit} bytes.")
-
-
-def init_app(app) -> None:
-    """MAX_CONTENT_LENGTH from PERF_MAX_CONTENT_LENGTH unless the app set one; 413 early."""
-    if app.config.get("MAX_CONTENT_LENGTH") is None:
-        app.config["MAX_CONTENT_LENGTH"] = app.config.get("PERF_MAX_CONTENT_LENGTH")
-    if app.config["MAX_CONTENT_LENGTH"] is not None:
-        app.before_request_funcs.setdefault(None, []).insert(0, _refuse_oversized_body)
 
 
 def within_record(caps: Caps, value):

@@ -3,6 +3,7 @@ leaks and crashes. Each test fails on the code before the fix; SECURITY.md's "Wh
 refused" table lists the same attacks and answers.
 """
 import base64
+import io
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 import config
 from flask_perf import ConfigError, FlaskPerf
@@ -196,6 +197,28 @@ def test_a_chunked_body_over_the_limit_gets_413_and_one_within_it_arrives_whole(
     assert sorted(statuses) == [201, 201, 201, 201, 409, 409]  # 900 KB bodies, parsed whole
     assert too_big == 413 and "request_entity_too_large" in answer
 
+
+
+def test_with_an_upload_sized_limit_a_chunked_body_streams_and_still_gets_413(tmp_path):
+    """Over body_limit.BUFFERED_LIMIT the body is not read ahead; the view's read answers 413."""
+    uploads = Flask("uploads")
+    uploads.config.update(SECRET_KEY=secrets.token_hex(32), PERF_STORE_DIR=str(tmp_path), MAX_CONTENT_LENGTH=6_000_000)
+    FlaskPerf(uploads, profile="bare")
+    reads = []
+
+    @uploads.post("/upload")
+    def upload():
+        reads.append(type(request.environ["wsgi.input"]).__name__)  # streamed, not a buffer
+        return {"size": len(request.get_data())}
+
+    def chunked(size):
+        return uploads.test_client().post("/upload", input_stream=io.BytesIO(b"u" * size),
+                                          headers={"Transfer-Encoding": "chunked"},
+                                          environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})
+    assert chunked(6_000_000).get_json() == {"size": 6_000_000}  # exactly the limit: whole
+    assert chunked(5_000_000).get_json() == {"size": 5_000_000}
+    assert chunked(6_000_001).status_code == 413  # stock: 200 with {"size": 6000000}
+    assert reads == ["_Capped"] * 3
 
 def _chunked(port: int, body: bytes, chunk: int) -> tuple[int, str]:
     """POST ``body`` to /enrollments in chunks, no Content-Length: (status, answer)."""
