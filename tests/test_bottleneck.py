@@ -163,3 +163,21 @@ def test_slowest_statements_group_by_shape_and_keep_the_slowest_sample(make_app,
     assert (plain["count"], plain["parameters"], plain["endpoints"]) == (1, None, {None})
     recent = slowest_statements(app, 3600, "sqlite")[0]  # the row of two hours ago left out
     assert (recent["count"], recent["mean"]) == (3, 55 / 3)
+
+
+def test_slowest_statements_read_the_samples_of_many_shapes(make_app, tmp_path):
+    """The slowest samples' parameters are read in batches of ids (500 a statement)."""
+    from flask_perf.sql.slow_queries import metadata, slow_query
+    from flask_perf.sql.statements import slowest_statements
+    from flask_perf.stores.engines import store_engine
+
+    app = make_app("bare", PERF_STORE_DIR=str(tmp_path / "store"))
+    engine = store_engine(f"sqlite:///{tmp_path / 'store' / 'slow_queries.db'}")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(slow_query.insert(), [dict(statement=f"SELECT * FROM t{i} WHERE id = 1", endpoint="e",
+                                                duration_ms=float(i), recorded_at=time.time(), dialect="sqlite",
+                                                parameters={"i": i}) for i in range(1, 1201)])
+    engine.dispose()
+    groups = slowest_statements(app, None, "sqlite")
+    assert [g["parameters"]["i"] for g in groups] == list(range(1200, 0, -1))  # slowest first, each its own

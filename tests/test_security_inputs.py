@@ -194,7 +194,7 @@ def test_a_chunked_body_over_the_limit_gets_413_and_one_within_it_arrives_whole(
         too_big, answer = _chunked(server.port, b"[" * (2 * 1024 * 1024), chunk=262_144)
     finally:
         assert server.stop() == 0, server.log()
-    assert sorted(statuses) == [201, 201, 201, 201, 409, 409]  # 900 KB bodies, parsed whole
+    assert sorted(statuses) == [201, 201, 201, 201, 409, 409]  # 300 KB bodies in 64 KB chunks, parsed whole
     assert too_big == 413 and "request_entity_too_large" in answer
 
 
@@ -220,6 +220,68 @@ def test_with_an_upload_sized_limit_a_chunked_body_streams_and_still_gets_413(tm
     assert chunked(6_000_001).status_code == 413  # stock: 200 with {"size": 6000000}
     assert reads == ["_Capped"] * 3
 
+
+class _Trickle(io.RawIOBase):
+    """A decoded chunked body as a server may hand it: ``step`` bytes a read, or an error
+    after ``fail_after`` bytes (the client gone mid-body)."""
+
+    def __init__(self, data: bytes, step: int, fail_after: int | None = None):
+        self._data, self._step, self._fail_after, self._at = data, step, fail_after, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size=-1):
+        if self._fail_after is not None and self._at >= self._fail_after:
+            raise OSError("client disconnected")
+        size = self._step if size is None or size < 0 else min(size, self._step)
+        data = self._data[self._at:self._at + size]
+        self._at += len(data)
+        return data
+
+
+@pytest.mark.parametrize("sent, step, headers, answer", [
+    (100, 7, {}, (200, 100)),  # exactly the limit, in short reads: whole
+    (101, 7, {}, (413, None)),  # stock: 200 with 7 bytes (one read)
+    (30, 100, {"Content-Length": "0"}, (200, 30)),  # a Content-Length beside chunked is ignored
+    (500, 100, {"Content-Length": "0"}, (413, None)),  # stock: 200 with 100 bytes
+    (30, 100, {"Transfer-Encoding": "gzip, chunked"}, (200, 30)),
+])
+def test_a_chunked_body_is_read_whole_or_refused(tmp_path, sent, step, headers, answer):
+    small, seen = _small_limit_app(tmp_path)
+    environ = {"wsgi.input_terminated": True, "CONTENT_LENGTH": headers.pop("Content-Length", ""),
+               "HTTP_TRANSFER_ENCODING": headers.pop("Transfer-Encoding", "chunked")}
+    environ["wsgi.input"] = _Trickle(b"b" * sent, step)
+    response = small.test_client().post("/echo", environ_overrides=environ)
+    assert (response.status_code, (response.get_json() or {}).get("size")) == answer
+    if answer[0] == 200:
+        assert seen == [environ["HTTP_TRANSFER_ENCODING"].replace("chunked", "").strip(", ") or None]
+
+
+def test_a_client_gone_mid_body_gets_400_not_500(tmp_path):
+    small, _ = _small_limit_app(tmp_path)
+    def environ(stream):
+        return {"wsgi.input_terminated": True, "CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked",
+                "wsgi.input": stream}
+    gone = small.test_client().post("/echo", environ_overrides=environ(_Trickle(b"b" * 90, 10, fail_after=40)))
+    assert gone.status_code == 400  # stock: 400 too (werkzeug's ClientDisconnected), not a 500
+    nowhere = small.test_client().get("/nowhere", environ_overrides=environ(_Trickle(b"", 10, fail_after=0)))
+    assert nowhere.status_code == 404  # never read
+
+
+def _small_limit_app(tmp_path):
+    small = Flask("small")
+    small.config.update(SECRET_KEY=secrets.token_hex(32), PERF_STORE_DIR=str(tmp_path), MAX_CONTENT_LENGTH=100)
+    FlaskPerf(small, profile="bare")
+    seen = []
+
+    @small.post("/echo")
+    def echo():
+        seen.append(request.headers.get("Transfer-Encoding"))
+        return {"size": len(request.get_data())}
+
+    return small, seen
+
 def _chunked(port: int, body: bytes, chunk: int) -> tuple[int, str]:
     """POST ``body`` to /enrollments in chunks, no Content-Length: (status, answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -239,6 +301,7 @@ def _chunked(port: int, body: bytes, chunk: int) -> tuple[int, str]:
         except OSError:
             pass  # reset after the answer: the server closed with our body unread
     text = answer.decode("latin-1")
+    assert text.startswith("HTTP/1.1 "), f"no answer: {text[:200]!r}"
     return int(text.split(" ", 2)[1]), text
 
 def _attacks(url: str, port: int):

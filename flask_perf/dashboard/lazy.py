@@ -96,6 +96,8 @@ class _Scheduler:
             return self._scheduler
 
     def __getattr__(self, name):
+        if name.startswith("_"):  # ours before __init__ ran (copy, pickle), and dunder probes
+            raise AttributeError(name)
         return getattr(self._real_scheduler(), name)
 
     def start(self, *args, **kwargs):

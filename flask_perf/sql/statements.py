@@ -48,8 +48,10 @@ def slowest_statements(app, since_s: float | None, dialect: str) -> list[dict]:
                 group["endpoints"].add(endpoint)
                 if duration > group["max"]:
                     group.update(max=duration, statement=statement, id=row_id)
-            ids = [group["id"] for group in groups.values()]
-            parameters = dict(conn.execute(select(columns.id, columns.parameters).where(columns.id.in_(ids))).all())
+            ids, parameters = [group["id"] for group in groups.values()], {}
+            for start in range(0, len(ids), 500):  # within any backend's limit of bound values
+                chosen = columns.id.in_(ids[start:start + 500])
+                parameters.update(conn.execute(select(columns.id, columns.parameters).where(chosen)).all())
     except SQLAlchemyError:  # no store yet
         return []
     finally:
