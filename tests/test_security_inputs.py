@@ -198,27 +198,18 @@ def test_a_chunked_body_over_the_limit_gets_413_and_one_within_it_arrives_whole(
     assert too_big == 413 and "request_entity_too_large" in answer
 
 
-
 def test_with_an_upload_sized_limit_a_chunked_body_streams_and_still_gets_413(tmp_path):
     """Over body_limit.BUFFERED_LIMIT the body is not read ahead; the view's read answers 413."""
-    uploads = Flask("uploads")
-    uploads.config.update(SECRET_KEY=secrets.token_hex(32), PERF_STORE_DIR=str(tmp_path), MAX_CONTENT_LENGTH=6_000_000)
-    FlaskPerf(uploads, profile="bare")
-    reads = []
-
-    @uploads.post("/upload")
-    def upload():
-        reads.append(type(request.environ["wsgi.input"]).__name__)  # streamed, not a buffer
-        return {"size": len(request.get_data())}
+    uploads, seen = _limited_app(tmp_path, 6_000_000)
 
     def chunked(size):
-        return uploads.test_client().post("/upload", input_stream=io.BytesIO(b"u" * size),
+        return uploads.test_client().post("/echo", input_stream=io.BytesIO(b"u" * size),
                                           headers={"Transfer-Encoding": "chunked"},
                                           environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})
     assert chunked(6_000_000).get_json() == {"size": 6_000_000}  # exactly the limit: whole
     assert chunked(5_000_000).get_json() == {"size": 5_000_000}
     assert chunked(6_000_001).status_code == 413  # stock: 200 with {"size": 6000000}
-    assert reads == ["_Capped"] * 3
+    assert [stream for _, stream in seen] == ["_Capped"] * 3  # streamed, not a buffer (the third read gets 413)
 
 
 class _Trickle(io.RawIOBase):
@@ -248,18 +239,18 @@ class _Trickle(io.RawIOBase):
     (30, 100, {"Transfer-Encoding": "gzip, chunked"}, (200, 30)),
 ])
 def test_a_chunked_body_is_read_whole_or_refused(tmp_path, sent, step, headers, answer):
-    small, seen = _small_limit_app(tmp_path)
+    small, seen = _limited_app(tmp_path, 100)
     environ = {"wsgi.input_terminated": True, "CONTENT_LENGTH": headers.pop("Content-Length", ""),
                "HTTP_TRANSFER_ENCODING": headers.pop("Transfer-Encoding", "chunked")}
     environ["wsgi.input"] = _Trickle(b"b" * sent, step)
     response = small.test_client().post("/echo", environ_overrides=environ)
     assert (response.status_code, (response.get_json() or {}).get("size")) == answer
     if answer[0] == 200:
-        assert seen == [environ["HTTP_TRANSFER_ENCODING"].replace("chunked", "").strip(", ") or None]
+        assert seen == [(environ["HTTP_TRANSFER_ENCODING"].replace("chunked", "").strip(", ") or None, "BytesIO")]
 
 
 def test_a_client_gone_mid_body_gets_400_not_500(tmp_path):
-    small, _ = _small_limit_app(tmp_path)
+    small, _ = _limited_app(tmp_path, 100)
     def environ(stream):
         return {"wsgi.input_terminated": True, "CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked",
                 "wsgi.input": stream}
@@ -269,18 +260,20 @@ def test_a_client_gone_mid_body_gets_400_not_500(tmp_path):
     assert nowhere.status_code == 404  # never read
 
 
-def _small_limit_app(tmp_path):
-    small = Flask("small")
-    small.config.update(SECRET_KEY=secrets.token_hex(32), PERF_STORE_DIR=str(tmp_path), MAX_CONTENT_LENGTH=100)
-    FlaskPerf(small, profile="bare")
+def _limited_app(tmp_path, limit: int):
+    """A bare app with flask_perf and MAX_CONTENT_LENGTH ``limit``; its POST /echo answers
+    the body's size and notes (Transfer-Encoding, the type of the stream it read)."""
+    limited = Flask("limited")
+    limited.config.update(SECRET_KEY=secrets.token_hex(32), PERF_STORE_DIR=str(tmp_path), MAX_CONTENT_LENGTH=limit)
+    FlaskPerf(limited, profile="bare")
     seen = []
 
-    @small.post("/echo")
+    @limited.post("/echo")
     def echo():
-        seen.append(request.headers.get("Transfer-Encoding"))
+        seen.append((request.headers.get("Transfer-Encoding"), type(request.environ["wsgi.input"]).__name__))
         return {"size": len(request.get_data())}
 
-    return small, seen
+    return limited, seen
 
 def _chunked(port: int, body: bytes, chunk: int) -> tuple[int, str]:
     """POST ``body`` to /enrollments in chunks, no Content-Length: (status, answer)."""
