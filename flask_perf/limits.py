@@ -14,7 +14,6 @@ import json
 import re
 from dataclasses import dataclass, replace
 
-
 RUN_LABEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 MORE_FIELDS_KEY = "…"
 

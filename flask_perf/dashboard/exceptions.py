@@ -10,8 +10,8 @@ the values of ``name=value`` / ``name: value`` pairs whose name is sensitive red
 (limits.py). Equal stored messages share one row, as equal messages did.
 
 Redaction is redaction.redact_text (linear in the message's length). The rest of an
-exception record is not request text -- the type name and, per frame, the file path, line numbers and the function's
-source read from its file -- and is left alone.
+exception record is not request text -- the type name and, per frame, the file path,
+line numbers and the function's source read from its file -- and is left alone.
 """
 from flask_perf.limits import Caps
 from flask_perf.redaction import redact_text, sensitive_names

@@ -25,32 +25,6 @@ import threading
 import types
 
 
-class _DeferredStats(types.ModuleType):
-    def __getattr__(self, name):
-        if name.startswith("__"):  # the import system probing (__path__, __spec__ ...)
-            raise AttributeError(name)
-        return getattr(_real_stats(), name)
-
-
-def _real_stats():
-    if isinstance(sys.modules.get("scipy.stats"), _DeferredStats):
-        del sys.modules["scipy.stats"]
-    return importlib.import_module("scipy.stats")
-
-
-def _median_test(*args, **kwargs):
-    return _real_stats().median_test(*args, **kwargs)
-
-
-def defer_scipy_stats() -> None:
-    """Call before Flask-MonitoringDashboard is imported; harmless if scipy is loaded."""
-    if "scipy.stats" in sys.modules:
-        return
-    stand_in = _DeferredStats("scipy.stats", "loads scipy.stats on first use (dashboard_lazy.py)")
-    stand_in.median_test = _median_test
-    sys.modules["scipy.stats"] = stand_in
-
-
 class _Deferred(types.ModuleType):
     """A stand-in module: any attribute not set on it comes from the real module."""
 
@@ -76,6 +50,19 @@ def _calls(module: str, name: str):
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"{module}.{name}, imported on first call (flask_perf/dashboard/lazy.py)"
     return call
+
+
+class _DeferredStats(_Deferred):
+    """``scipy.stats``'s stand-in, in ``sys.modules`` for good."""
+
+
+def defer_scipy_stats() -> None:
+    """Call before Flask-MonitoringDashboard is imported; harmless if scipy is loaded."""
+    if "scipy.stats" in sys.modules:
+        return
+    stand_in = _DeferredStats("scipy.stats", "loads scipy.stats on first use (flask_perf/dashboard/lazy.py)")
+    stand_in.median_test = _calls("scipy.stats", "median_test")
+    sys.modules["scipy.stats"] = stand_in
 
 
 class SchedulerAlreadyRunningError(Exception):
